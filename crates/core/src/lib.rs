@@ -1,0 +1,14 @@
+//! Keyshard's domain, free of I/O: identifiers, key specs and states, the key-state table, the
+//! AWS error enum and its wire form, model validation, encryption contexts, the ciphertext blob
+//! layout and paging markers.
+
+pub mod blob;
+pub mod context;
+pub mod error;
+pub mod id;
+pub mod marker;
+pub mod operation;
+pub mod spec;
+pub mod validate;
+
+pub use error::KmsError;
