@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn foreign_bytes_are_invalid_ciphertext() {
-        assert_eq!(parse(b"not-a-kms-ciphertext").unwrap_err(), KmsError::InvalidCiphertext);
+        assert_eq!(
+            parse(b"not-a-kms-ciphertext").unwrap_err(),
+            KmsError::InvalidCiphertext
+        );
         let mut blob = header().encode().to_vec();
         blob.extend_from_slice(&[0u8; TAG_LEN + 1]);
         blob[0] = 2;

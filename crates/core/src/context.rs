@@ -29,7 +29,11 @@ impl EncryptionContext {
         if self.0.is_empty() {
             return Vec::new();
         }
-        let size = 4 + self.0.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>();
+        let size = 4 + self
+            .0
+            .iter()
+            .map(|(k, v)| 8 + k.len() + v.len())
+            .sum::<usize>();
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(&len_prefix(self.0.len()));
         for (key, value) in &self.0 {

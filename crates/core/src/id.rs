@@ -55,7 +55,8 @@ impl FromStr for Region {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let well_formed = !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
         if well_formed {
@@ -127,7 +128,9 @@ impl KeyId {
                 8 | 13 | 18 | 23 => b == b'-',
                 _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
             });
-        canonical.then(|| Uuid::parse_str(s).ok().map(Self)).flatten()
+        canonical
+            .then(|| Uuid::parse_str(s).ok().map(Self))
+            .flatten()
     }
 }
 
@@ -259,7 +262,12 @@ impl KeyRef {
             .ok_or_else(|| invalid_key_id(input))
     }
 
-    fn parse_arn(input: &str, rest: &str, scope: &Scope, forms: KeyRefForms) -> Result<Self, KmsError> {
+    fn parse_arn(
+        input: &str,
+        rest: &str,
+        scope: &Scope,
+        forms: KeyRefForms,
+    ) -> Result<Self, KmsError> {
         let invalid_arn = || KmsError::NotFound(format!("Invalid arn {input}"));
         let mut parts = rest.splitn(5, ':');
         let (Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
@@ -298,8 +306,10 @@ fn parse_key_id(id: &str, region: Region, account: AccountId) -> Option<KeyRef> 
         }));
     }
     let hex = id.strip_prefix("mrk-")?;
-    let well_formed = hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    well_formed.then(|| KeyRef::MultiRegion(format!("arn:{PARTITION}:kms:{region}:{account}:key/{id}")))
+    let well_formed =
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    well_formed
+        .then(|| KeyRef::MultiRegion(format!("arn:{PARTITION}:kms:{region}:{account}:key/{id}")))
 }
 
 fn invalid_key_id(input: &str) -> KmsError {
@@ -333,22 +343,36 @@ mod tests {
     #[test]
     fn a_bare_key_id_and_its_arn_name_the_same_key() {
         let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
-        assert_eq!(KeyRef::parse(ID, &scope(), KeyRefForms::All).unwrap(), key(ID));
-        assert_eq!(KeyRef::parse(&arn, &scope(), KeyRefForms::KeyOnly).unwrap(), key(ID));
+        assert_eq!(
+            KeyRef::parse(ID, &scope(), KeyRefForms::All).unwrap(),
+            key(ID)
+        );
+        assert_eq!(
+            KeyRef::parse(&arn, &scope(), KeyRefForms::KeyOnly).unwrap(),
+            key(ID)
+        );
     }
 
     #[test]
     fn a_key_arn_prints_as_aws_does() {
-        let KeyRef::Key(arn) = key(ID) else { unreachable!() };
-        assert_eq!(arn.to_string(), format!("arn:aws:kms:us-east-1:111122223333:key/{ID}"));
+        let KeyRef::Key(arn) = key(ID) else {
+            unreachable!()
+        };
+        assert_eq!(
+            arn.to_string(),
+            format!("arn:aws:kms:us-east-1:111122223333:key/{ID}")
+        );
     }
 
     #[test]
     fn aliases_parse_by_name_and_by_arn() {
         let by_name = KeyRef::parse("alias/app", &scope(), KeyRefForms::All).unwrap();
-        let by_arn =
-            KeyRef::parse("arn:aws:kms:us-east-1:111122223333:alias/app", &scope(), KeyRefForms::All)
-                .unwrap();
+        let by_arn = KeyRef::parse(
+            "arn:aws:kms:us-east-1:111122223333:alias/app",
+            &scope(),
+            KeyRefForms::All,
+        )
+        .unwrap();
         let expected = KeyRef::Alias(scope().account, AliasName("alias/app".into()));
         assert_eq!(by_name, expected);
         assert_eq!(by_arn, expected);
@@ -356,8 +380,15 @@ mod tests {
 
     #[test]
     fn malformed_key_ids_are_reported_with_aws_wording() {
-        for input in ["fake-key-id", "mrk-fake-key-id", "1234abcd12ab34cd56ef1234567890ab"] {
-            assert_eq!(not_found(input, KeyRefForms::All), format!("Invalid keyId '{input}'"));
+        for input in [
+            "fake-key-id",
+            "mrk-fake-key-id",
+            "1234abcd12ab34cd56ef1234567890ab",
+        ] {
+            assert_eq!(
+                not_found(input, KeyRefForms::All),
+                format!("Invalid keyId '{input}'")
+            );
         }
         assert_eq!(
             not_found(&ID.to_uppercase(), KeyRefForms::All),
@@ -373,9 +404,15 @@ mod tests {
 
     #[test]
     fn an_alias_where_only_keys_are_accepted_is_not_found() {
-        assert_eq!(not_found("alias/app", KeyRefForms::KeyOnly), "Invalid keyId 'alias/app'");
+        assert_eq!(
+            not_found("alias/app", KeyRefForms::KeyOnly),
+            "Invalid keyId 'alias/app'"
+        );
         let arn = "arn:aws:kms:us-east-1:111122223333:alias/app";
-        assert_eq!(not_found(arn, KeyRefForms::KeyOnly), format!("Invalid arn {arn}"));
+        assert_eq!(
+            not_found(arn, KeyRefForms::KeyOnly),
+            format!("Invalid arn {arn}")
+        );
     }
 
     #[test]
@@ -390,8 +427,15 @@ mod tests {
 
     #[test]
     fn malformed_arns_are_not_found() {
-        for input in ["arn:aws:kms", "arn:aws:s3:us-east-1:111122223333:key/x", "arn:aws:kms:us-east-1:12:key/x"] {
-            assert_eq!(not_found(input, KeyRefForms::All), format!("Invalid arn {input}"));
+        for input in [
+            "arn:aws:kms",
+            "arn:aws:s3:us-east-1:111122223333:key/x",
+            "arn:aws:kms:us-east-1:12:key/x",
+        ] {
+            assert_eq!(
+                not_found(input, KeyRefForms::All),
+                format!("Invalid arn {input}")
+            );
         }
     }
 
@@ -405,21 +449,41 @@ mod tests {
                     .to_owned()
             ))
         );
-        assert!(matches!(AliasName::parse("alias/"), Err(KmsError::InvalidAliasName(_))));
+        assert!(matches!(
+            AliasName::parse("alias/"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
         assert_eq!(AliasName::parse("alias/app").unwrap().as_str(), "alias/app");
     }
 
     #[test]
     fn reserved_alias_names_are_refused() {
         let name = AliasName::parse("alias/aws/s3").unwrap();
-        assert!(matches!(name.check_not_reserved(), Err(KmsError::InvalidAliasName(_))));
-        assert_eq!(AliasName::parse("alias/awsome").unwrap().check_not_reserved(), Ok(()));
+        assert!(matches!(
+            name.check_not_reserved(),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert_eq!(
+            AliasName::parse("alias/awsome")
+                .unwrap()
+                .check_not_reserved(),
+            Ok(())
+        );
     }
 
     #[test]
     fn account_ids_are_twelve_digits() {
-        assert_eq!("111122223333".parse::<AccountId>().unwrap().as_str(), "111122223333");
-        assert_eq!("11112222333".parse::<AccountId>(), Err(InvalidIdentifier::Account));
-        assert_eq!("11112222333x".parse::<AccountId>(), Err(InvalidIdentifier::Account));
+        assert_eq!(
+            "111122223333".parse::<AccountId>().unwrap().as_str(),
+            "111122223333"
+        );
+        assert_eq!(
+            "11112222333".parse::<AccountId>(),
+            Err(InvalidIdentifier::Account)
+        );
+        assert_eq!(
+            "11112222333x".parse::<AccountId>(),
+            Err(InvalidIdentifier::Account)
+        );
     }
 }

@@ -31,7 +31,8 @@ pub fn encode(listing: Listing, last: &str) -> String {
 
 /// Decodes a caller's marker back to the sort key it continues after.
 pub fn decode(listing: Listing, marker: &str) -> Result<String, KmsError> {
-    let invalid = || KmsError::InvalidMarker("The marker that specifies where to start is invalid.".into());
+    let invalid =
+        || KmsError::InvalidMarker("The marker that specifies where to start is invalid.".into());
     let bytes = URL_SAFE_NO_PAD.decode(marker).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, '\n');
@@ -61,7 +62,10 @@ mod tests {
         let aliases = encode(Listing::Aliases, "alias/app");
         for marker in ["garbage", "", "!!!!", aliases.as_str()] {
             assert!(
-                matches!(decode(Listing::Keys, marker), Err(KmsError::InvalidMarker(_))),
+                matches!(
+                    decode(Listing::Keys, marker),
+                    Err(KmsError::InvalidMarker(_))
+                ),
                 "{marker}"
             );
         }

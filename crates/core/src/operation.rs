@@ -157,8 +157,15 @@ const ROTATION: Row = row(None, Some(D), Some(PD), Some(US), Some(US), Some(CR),
 const ROTATION_STATUS: Row = row(None, None, None, Some(US), Some(US), Some(CR), None);
 const ROTATE_ON_DEMAND: Row = row(None, Some(D), Some(PD), Some(PI), Some(US), Some(CR), None);
 const SCHEDULE_DELETION: Row = row(None, None, Some(PD), None, None, None, Some(UP));
-const CANCEL_DELETION: Row =
-    row(Some(NPD), Some(NPD), None, Some(NPD), Some(NPD), Some(NPD), Some(NPD));
+const CANCEL_DELETION: Row = row(
+    Some(NPD),
+    Some(NPD),
+    None,
+    Some(NPD),
+    Some(NPD),
+    Some(NPD),
+    Some(NPD),
+);
 const ADM: Row = row(None, None, Some(PD), None, None, None, None);
 const IMPORT: Row = row(None, None, Some(PD), None, Some(US), Some(CR), None);
 const DELETE_IMPORTED: Row = row(None, None, Some(PD), None, Some(US), Some(CR), Some(UP));
@@ -185,11 +192,19 @@ impl Operation {
             None => Ok(()),
             Some(D) => Err(KmsError::disabled(key_arn)),
             Some(PD) => Err(KmsError::pending_deletion(key_arn)),
-            Some(PI) => Err(KmsError::InvalidState(format!("{key_arn} is pending import."))),
+            Some(PI) => Err(KmsError::InvalidState(format!(
+                "{key_arn} is pending import."
+            ))),
             Some(UA) => Err(KmsError::InvalidState(format!("{key_arn} is unavailable."))),
-            Some(NPD) => Err(KmsError::InvalidState(format!("{key_arn} is not pending deletion."))),
-            Some(CR) => Err(KmsError::InvalidState(format!("{key_arn} is being created."))),
-            Some(UP) => Err(KmsError::InvalidState(format!("{key_arn} is being updated."))),
+            Some(NPD) => Err(KmsError::InvalidState(format!(
+                "{key_arn} is not pending deletion."
+            ))),
+            Some(CR) => Err(KmsError::InvalidState(format!(
+                "{key_arn} is being created."
+            ))),
+            Some(UP) => Err(KmsError::InvalidState(format!(
+                "{key_arn} is being updated."
+            ))),
             Some(US) => Err(KmsError::UnsupportedOperation(format!(
                 "{key_arn} is in state {state}, which does not support {self}."
             ))),
@@ -271,7 +286,11 @@ mod tests {
 
     #[test]
     fn cryptographic_operations_refuse_a_disabled_key_with_aws_wording() {
-        for op in [Operation::Encrypt, Operation::Decrypt, Operation::GenerateDataKey] {
+        for op in [
+            Operation::Encrypt,
+            Operation::Decrypt,
+            Operation::GenerateDataKey,
+        ] {
             assert_eq!(
                 op.check_key_state(KeyState::Disabled, ARN),
                 Err(KmsError::Disabled(format!("{ARN} is disabled.")))
@@ -282,12 +301,17 @@ mod tests {
     #[test]
     fn cryptographic_operations_refuse_a_key_pending_deletion() {
         assert_eq!(
-            Operation::GenerateDataKeyWithoutPlaintext.check_key_state(KeyState::PendingDeletion, ARN),
-            Err(KmsError::InvalidState(format!("{ARN} is pending deletion.")))
+            Operation::GenerateDataKeyWithoutPlaintext
+                .check_key_state(KeyState::PendingDeletion, ARN),
+            Err(KmsError::InvalidState(format!(
+                "{ARN} is pending deletion."
+            )))
         );
         assert_eq!(
             Operation::Encrypt.check_key_state(KeyState::PendingReplicaDeletion, ARN),
-            Err(KmsError::InvalidState(format!("{ARN} is pending deletion.")))
+            Err(KmsError::InvalidState(format!(
+                "{ARN} is pending deletion."
+            )))
         );
     }
 
@@ -295,7 +319,9 @@ mod tests {
     fn enabled_keys_allow_every_operation_but_cancel_deletion() {
         for op in Operation::ALL {
             let expected = if *op == Operation::CancelKeyDeletion {
-                Err(KmsError::InvalidState(format!("{ARN} is not pending deletion.")))
+                Err(KmsError::InvalidState(format!(
+                    "{ARN} is not pending deletion."
+                )))
             } else {
                 Ok(())
             };
@@ -312,10 +338,15 @@ mod tests {
 
     #[test]
     fn administration_is_allowed_on_disabled_keys_but_not_pending_deletion() {
-        assert_eq!(Operation::CreateAlias.check_key_state(KeyState::Disabled, ARN), Ok(()));
+        assert_eq!(
+            Operation::CreateAlias.check_key_state(KeyState::Disabled, ARN),
+            Ok(())
+        );
         assert_eq!(
             Operation::CreateAlias.check_key_state(KeyState::PendingDeletion, ARN),
-            Err(KmsError::InvalidState(format!("{ARN} is pending deletion.")))
+            Err(KmsError::InvalidState(format!(
+                "{ARN} is pending deletion."
+            )))
         );
     }
 }

@@ -181,6 +181,9 @@ mod tests {
 
     #[test]
     fn data_key_specs_give_aws_lengths() {
-        assert_eq!((DataKeySpec::Aes128.len(), DataKeySpec::Aes256.len()), (16, 32));
+        assert_eq!(
+            (DataKeySpec::Aes128.len(), DataKeySpec::Aes256.len()),
+            (16, 32)
+        );
     }
 }

@@ -28,9 +28,17 @@ impl Violations {
         let Some(value) = value else { return };
         let len = value.chars().count();
         if len < min {
-            self.clause(path, Some(value), &format!("have length greater than or equal to {min}"));
+            self.clause(
+                path,
+                Some(value),
+                &format!("have length greater than or equal to {min}"),
+            );
         } else if len > max {
-            self.clause(path, Some(value), &format!("have length less than or equal to {max}"));
+            self.clause(
+                path,
+                Some(value),
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -38,9 +46,17 @@ impl Violations {
     pub fn blob_length(&mut self, path: &str, value: Option<&[u8]>, min: usize, max: usize) {
         let Some(value) = value else { return };
         if value.len() < min {
-            self.clause(path, None, &format!("have length greater than or equal to {min}"));
+            self.clause(
+                path,
+                None,
+                &format!("have length greater than or equal to {min}"),
+            );
         } else if value.len() > max {
-            self.clause(path, None, &format!("have length less than or equal to {max}"));
+            self.clause(
+                path,
+                None,
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -49,9 +65,17 @@ impl Violations {
         let Some(value) = value else { return };
         let shown = format!("[{}]", value.len());
         if value.len() < min {
-            self.clause(path, Some(&shown), &format!("have length greater than or equal to {min}"));
+            self.clause(
+                path,
+                Some(&shown),
+                &format!("have length greater than or equal to {min}"),
+            );
         } else if value.len() > max {
-            self.clause(path, Some(&shown), &format!("have length less than or equal to {max}"));
+            self.clause(
+                path,
+                Some(&shown),
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -60,9 +84,17 @@ impl Violations {
         let Some(value) = value else { return };
         let shown = value.to_string();
         if value < min {
-            self.clause(path, Some(&shown), &format!("have value greater than or equal to {min}"));
+            self.clause(
+                path,
+                Some(&shown),
+                &format!("have value greater than or equal to {min}"),
+            );
         } else if value > max {
-            self.clause(path, Some(&shown), &format!("have value less than or equal to {max}"));
+            self.clause(
+                path,
+                Some(&shown),
+                &format!("have value less than or equal to {max}"),
+            );
         }
     }
 
@@ -71,7 +103,11 @@ impl Violations {
         let Some(value) = value else { return };
         if !values.contains(&value) {
             let set = values.join(", ");
-            self.clause(path, Some(value), &format!("satisfy enum value set: [{set}]"));
+            self.clause(
+                path,
+                Some(value),
+                &format!("satisfy enum value set: [{set}]"),
+            );
         }
     }
 
