@@ -151,7 +151,7 @@ wire_enum! {
 
 impl DataKeySpec {
     /// The data key length in bytes (AES_128: 16, AES_256: 32).
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             Self::Aes128 => 16,
             Self::Aes256 => 32,
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn data_key_specs_give_aws_lengths() {
         assert_eq!(
-            (DataKeySpec::Aes128.len(), DataKeySpec::Aes256.len()),
+            (DataKeySpec::Aes128.byte_len(), DataKeySpec::Aes256.byte_len()),
             (16, 32)
         );
     }

@@ -131,8 +131,15 @@ mod tests {
         for i in 0..wrapped.len() {
             let mut tampered = wrapped.clone();
             tampered[i] ^= 0x01;
-            assert!(root(1).unwrap(&tampered, binding(1)).is_err(), "byte {i}");
+            assert_eq!(
+                root(1).unwrap(&tampered, binding(1)).unwrap_err(),
+                CryptoError::Unwrap("root key or binding mismatch"),
+                "byte {i}"
+            );
         }
-        assert!(root(1).unwrap(&wrapped[..5], binding(1)).is_err());
+        assert_eq!(
+            root(1).unwrap(&wrapped[..5], binding(1)).unwrap_err(),
+            CryptoError::Unwrap("root key or binding mismatch")
+        );
     }
 }
