@@ -1,0 +1,98 @@
+//! Conversions between generated messages and core types, and the redacting `Debug` of the
+//! messages that carry plaintext.
+
+use std::fmt;
+
+use keyshard_core::id::Scope;
+use tonic::Status;
+
+use crate::v1;
+
+impl From<&Scope> for v1::Caller {
+    fn from(scope: &Scope) -> Self {
+        Self {
+            account_id: scope.account.to_string(),
+            region: scope.region.to_string(),
+        }
+    }
+}
+
+/// The scope of a request's caller. A missing or malformed caller is a gateway bug, answered as
+/// `InvalidArgument`.
+pub fn caller_scope(caller: Option<&v1::Caller>) -> Result<Scope, Status> {
+    let caller = caller.ok_or_else(|| Status::invalid_argument("missing caller"))?;
+    Ok(Scope {
+        account: caller
+            .account_id
+            .parse()
+            .map_err(|_| Status::invalid_argument("malformed caller account id"))?,
+        region: caller
+            .region
+            .parse()
+            .map_err(|_| Status::invalid_argument("malformed caller region"))?,
+    })
+}
+
+macro_rules! redacted_debug {
+    ($($message:ident { $($field:ident),* } redacting { $($secret:ident),* })+) => {
+        $(
+            impl fmt::Debug for v1::$message {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.debug_struct(stringify!($message))
+                        $(.field(stringify!($field), &self.$field))*
+                        $(.field(stringify!($secret), &format_args!("<{} bytes redacted>", self.$secret.len())))*
+                        .finish()
+                }
+            }
+        )+
+    };
+}
+
+redacted_debug! {
+    GenerateDataKeyResponse { ciphertext_blob, key_id, key_material_id } redacting { plaintext }
+    EncryptRequest { caller, key_id, encryption_context, dry_run } redacting { plaintext }
+    DecryptResponse { key_id, key_material_id } redacting { plaintext }
+    GenerateRandomResponse { } redacting { plaintext }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_plaintext_messages_hides_the_plaintext() {
+        let response = v1::DecryptResponse {
+            plaintext: b"secret data".to_vec(),
+            key_id: "arn".to_owned(),
+            key_material_id: "id".to_owned(),
+        };
+        assert_eq!(
+            format!("{response:?}"),
+            "DecryptResponse { key_id: \"arn\", key_material_id: \"id\", plaintext: <11 bytes redacted> }"
+        );
+    }
+
+    #[test]
+    fn a_caller_converts_to_a_scope_and_back() {
+        let scope = Scope {
+            account: "111122223333".parse().unwrap(),
+            region: "us-east-1".parse().unwrap(),
+        };
+        let caller = v1::Caller::from(&scope);
+        assert_eq!(caller_scope(Some(&caller)).unwrap(), scope);
+    }
+
+    #[test]
+    fn a_missing_or_malformed_caller_is_an_invalid_argument() {
+        let bad = v1::Caller {
+            account_id: "12".to_owned(),
+            region: "us-east-1".to_owned(),
+        };
+        for caller in [None, Some(&bad)] {
+            assert_eq!(
+                caller_scope(caller).unwrap_err().code(),
+                tonic::Code::InvalidArgument
+            );
+        }
+    }
+}
