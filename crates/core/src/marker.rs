@@ -24,6 +24,43 @@ impl Listing {
     }
 }
 
+/// One page of a listing, as the List operations return it.
+#[derive(Debug, Eq, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Present only when `truncated` is true.
+    pub next_marker: Option<String>,
+    pub truncated: bool,
+}
+
+/// Cuts a page of at most `limit` items from `items`, which the caller fetched with one more
+/// than `limit` so that a further page can be detected. `sort_key` names the position the
+/// next page continues after.
+pub fn paginate<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    listing: Listing,
+    sort_key: impl Fn(&T) -> String,
+) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let truncated = items.len() > limit;
+    items.truncate(limit);
+    let next_marker = match items.last() {
+        Some(last) if truncated => Some(encode(listing, &sort_key(last))),
+        _ => None,
+    };
+    Page {
+        items,
+        next_marker,
+        truncated,
+    }
+}
+
+/// The error for a marker that is not one this listing handed out.
+pub fn invalid_marker() -> KmsError {
+    KmsError::InvalidMarker("The marker that specifies where to start is invalid.".to_owned())
+}
+
 /// Encodes the position after `last` in `listing`.
 pub fn encode(listing: Listing, last: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1\n{}\n{last}", listing.tag()))
@@ -54,6 +91,32 @@ mod tests {
         assert_eq!(
             decode(Listing::Keys, &marker).unwrap(),
             "1234abcd-12ab-34cd-56ef-1234567890ab"
+        );
+    }
+
+    #[test]
+    fn a_full_page_is_truncated_and_points_past_its_last_item() {
+        let page = paginate(vec!["a", "b", "c"], 2, Listing::Aliases, |s| {
+            (*s).to_owned()
+        });
+        assert_eq!(page.items, vec!["a", "b"]);
+        assert!(page.truncated);
+        assert_eq!(
+            decode(Listing::Aliases, &page.next_marker.unwrap()).unwrap(),
+            "b"
+        );
+    }
+
+    #[test]
+    fn the_last_page_has_no_marker() {
+        let page = paginate(vec!["a", "b"], 2, Listing::Keys, |s| (*s).to_owned());
+        assert_eq!(
+            page,
+            Page {
+                items: vec!["a", "b"],
+                next_marker: None,
+                truncated: false
+            }
         );
     }
 

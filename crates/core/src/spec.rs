@@ -182,7 +182,10 @@ mod tests {
     #[test]
     fn data_key_specs_give_aws_lengths() {
         assert_eq!(
-            (DataKeySpec::Aes128.byte_len(), DataKeySpec::Aes256.byte_len()),
+            (
+                DataKeySpec::Aes128.byte_len(),
+                DataKeySpec::Aes256.byte_len()
+            ),
             (16, 32)
         );
     }

@@ -15,7 +15,7 @@ impl Violations {
     }
 
     /// A required member that is absent.
-    pub fn required<T>(&mut self, path: &str, value: Option<&T>) {
+    pub fn required<T: ?Sized>(&mut self, path: &str, value: Option<&T>) {
         if value.is_none() {
             self.push_clause(format!(
                 "Value null at '{path}' failed to satisfy constraint: Member must not be null"

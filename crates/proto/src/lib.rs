@@ -19,7 +19,7 @@ pub mod v1 {
 }
 
 pub use convert::caller_scope;
-pub use status::{error_from_status, status_from_error};
+pub use status::{carries_kms_error, error_from_status, status_from_error};
 
 #[cfg(test)]
 mod codegen_tests;

@@ -29,6 +29,12 @@ pub fn status_from_error(err: &KmsError) -> Status {
     status
 }
 
+/// Whether a status is a shard's answer (it carries an AWS error type) rather than a failure of
+/// the transport or of the shard process.
+pub fn carries_kms_error(status: &Status) -> bool {
+    status.metadata().contains_key(ERROR_TYPE)
+}
+
 /// The error a gateway reports for a status from a shard.
 pub fn error_from_status(status: &Status) -> KmsError {
     let metadata = status.metadata();
@@ -63,12 +69,17 @@ mod tests {
             KmsError::DependencyTimeout("slow".to_owned()),
         ];
         for err in errors {
-            assert_eq!(error_from_status(&status_from_error(&err)), err);
+            let status = status_from_error(&err);
+            assert!(carries_kms_error(&status));
+            assert_eq!(error_from_status(&status), err);
         }
     }
 
     #[test]
     fn a_status_without_metadata_maps_by_code() {
+        assert!(!carries_kms_error(&Status::unavailable(
+            "connection refused"
+        )));
         assert_eq!(
             error_from_status(&Status::unavailable("connection refused")),
             KmsError::DependencyTimeout("The shard did not answer in time.".to_owned())

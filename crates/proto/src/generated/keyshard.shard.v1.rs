@@ -222,6 +222,9 @@ pub struct DecryptRequest {
     pub key_id: ::core::option::Option<::prost::alloc::string::String>,
     #[prost(bool, tag = "5")]
     pub dry_run: bool,
+    /// DryRunModifiers IGNORE_CIPHERTEXT: check the key named by key_id, not the ciphertext.
+    #[prost(bool, tag = "6")]
+    pub ignore_ciphertext: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 #[prost(skip_debug)]

@@ -1,0 +1,343 @@
+//! CreateKey, DescribeKey and ListKeys.
+
+use keyshard_core::KmsError;
+use keyshard_core::spec::{CustomerMasterKeySpec, KeySpec, KeyUsage, Origin};
+use keyshard_core::validate::{Violations, is_latin1_printable};
+use keyshard_proto::v1;
+use serde::{Deserialize, Serialize};
+
+use super::{check_grant_tokens, check_key_id, route_key};
+use crate::Gateway;
+use crate::json::{decode, encode, epoch_seconds};
+use crate::routing::Retry;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateKeyRequest {
+    policy: Option<String>,
+    description: Option<String>,
+    key_usage: Option<String>,
+    customer_master_key_spec: Option<String>,
+    key_spec: Option<String>,
+    origin: Option<String>,
+    custom_key_store_id: Option<String>,
+    // Accepted for fidelity; it only matters together with a Policy, which is refused.
+    #[serde(rename = "BypassPolicyLockoutSafetyCheck")]
+    _bypass_policy_lockout_safety_check: Option<bool>,
+    tags: Option<Vec<Tag>>,
+    multi_region: Option<bool>,
+    xks_key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Tag {
+    tag_key: Option<String>,
+    tag_value: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyMetadataResponse {
+    key_metadata: KeyMetadata,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyMetadata {
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: String,
+    key_id: String,
+    arn: String,
+    creation_date: f64,
+    enabled: bool,
+    description: String,
+    key_usage: String,
+    key_state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<f64>,
+    origin: String,
+    key_manager: String,
+    customer_master_key_spec: String,
+    key_spec: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    encryption_algorithms: Vec<String>,
+    multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<String>,
+}
+
+impl From<v1::KeyMetadata> for KeyMetadata {
+    fn from(m: v1::KeyMetadata) -> Self {
+        Self {
+            aws_account_id: m.account_id,
+            key_id: m.key_id,
+            arn: m.arn,
+            creation_date: epoch_seconds(m.creation_date_millis),
+            enabled: m.enabled,
+            description: m.description,
+            key_usage: m.key_usage,
+            key_state: m.key_state,
+            deletion_date: m.deletion_date_millis.map(epoch_seconds),
+            origin: m.origin,
+            key_manager: m.key_manager,
+            customer_master_key_spec: m.key_spec.clone(),
+            key_spec: m.key_spec,
+            encryption_algorithms: m.encryption_algorithms,
+            multi_region: m.multi_region,
+            current_key_material_id: Some(m.current_key_material_id).filter(|id| !id.is_empty()),
+        }
+    }
+}
+
+fn metadata_response(response: v1::KeyMetadataResponse) -> Result<Vec<u8>, KmsError> {
+    let metadata = response
+        .key_metadata
+        .ok_or_else(|| KmsError::Internal("the shard returned no key metadata".to_owned()))?;
+    encode(&KeyMetadataResponse {
+        key_metadata: metadata.into(),
+    })
+}
+
+pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let req: CreateKeyRequest = decode(body)?;
+    validate_create_key(&req)?;
+    let (key_spec, key_usage) = key_spec_and_usage(&req)?;
+    refuse_unsupported_create_key_options(&req)?;
+
+    let key_id = keyshard_core::id::KeyId::generate().to_string();
+    let request = v1::CreateKeyRequest {
+        caller: gateway.caller(),
+        key_id,
+        description: req.description.unwrap_or_default(),
+        key_spec: key_spec.as_str().to_owned(),
+        key_usage: key_usage.as_str().to_owned(),
+        origin: Origin::AwsKms.as_str().to_owned(),
+    };
+    let route = route_key(&request.key_id).to_vec();
+    let response = gateway
+        .shards
+        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
+            c.create_key(r).await
+        })
+        .await?;
+    metadata_response(response)
+}
+
+fn validate_create_key(req: &CreateKeyRequest) -> Result<(), KmsError> {
+    let mut v = Violations::new();
+    v.length("policy", req.policy.as_deref(), 1, 131_072);
+    v.pattern(
+        "policy",
+        req.policy.as_deref(),
+        "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+        |c| matches!(c, '\t' | '\n' | '\r') || is_latin1_printable(c),
+    );
+    v.length("description", req.description.as_deref(), 0, 8192);
+    v.one_of("keyUsage", req.key_usage.as_deref(), KeyUsage::VALUES);
+    v.one_of(
+        "customerMasterKeySpec",
+        req.customer_master_key_spec.as_deref(),
+        CustomerMasterKeySpec::VALUES,
+    );
+    v.one_of("keySpec", req.key_spec.as_deref(), KeySpec::VALUES);
+    v.one_of("origin", req.origin.as_deref(), Origin::VALUES);
+    v.length(
+        "customKeyStoreId",
+        req.custom_key_store_id.as_deref(),
+        1,
+        64,
+    );
+    for (i, tag) in req.tags.as_deref().unwrap_or_default().iter().enumerate() {
+        let path = format!("tags.{}.member", i + 1);
+        v.required(&format!("{path}.tagKey"), tag.tag_key.as_ref());
+        v.length(&format!("{path}.tagKey"), tag.tag_key.as_deref(), 1, 128);
+        v.required(&format!("{path}.tagValue"), tag.tag_value.as_ref());
+        v.length(
+            &format!("{path}.tagValue"),
+            tag.tag_value.as_deref(),
+            0,
+            256,
+        );
+    }
+    v.length("xksKeyId", req.xks_key_id.as_deref(), 1, 128);
+    v.pattern(
+        "xksKeyId",
+        req.xks_key_id.as_deref(),
+        "^[a-zA-Z0-9-_.]+$",
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
+    );
+    v.finish()
+}
+
+/// The key spec and usage a CreateKey asks for (AWS KMS API Reference, CreateKey: KeySpec,
+/// CustomerMasterKeySpec, KeyUsage). Keyshard creates symmetric encryption keys only.
+fn key_spec_and_usage(req: &CreateKeyRequest) -> Result<(KeySpec, KeyUsage), KmsError> {
+    if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+        return Err(KmsError::Validation(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.".to_owned(),
+        ));
+    }
+    // Both members were checked against their enum sets, so parsing cannot fail here.
+    let spec = req
+        .key_spec
+        .as_deref()
+        .or(req.customer_master_key_spec.as_deref())
+        .and_then(KeySpec::parse)
+        .unwrap_or(KeySpec::SymmetricDefault);
+    let usage = req.key_usage.as_deref().and_then(KeyUsage::parse);
+    match (spec, usage) {
+        (KeySpec::SymmetricDefault, None | Some(KeyUsage::EncryptDecrypt)) => {
+            Ok((spec, KeyUsage::EncryptDecrypt))
+        }
+        (KeySpec::SymmetricDefault, Some(usage)) => Err(KmsError::Validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        ))),
+        (_, None) => Err(KmsError::Validation(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+                .to_owned(),
+        )),
+        (_, Some(_)) => Err(KmsError::UnsupportedOperation(format!(
+            "KeySpec {spec} is not supported by Keyshard: only SYMMETRIC_DEFAULT keys can be created."
+        ))),
+    }
+}
+
+fn refuse_unsupported_create_key_options(req: &CreateKeyRequest) -> Result<(), KmsError> {
+    if let Some(store) = &req.custom_key_store_id {
+        return Err(KmsError::CustomKeyStoreNotFound(format!(
+            "Custom key store {store} does not exist."
+        )));
+    }
+    if let Some(origin) = req
+        .origin
+        .as_deref()
+        .filter(|o| *o != Origin::AwsKms.as_str())
+    {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Origin {origin} is not supported by Keyshard: only AWS_KMS keys can be created."
+        )));
+    }
+    if req.xks_key_id.is_some() {
+        return Err(KmsError::UnsupportedOperation(
+            "Keyshard has no external key stores.".to_owned(),
+        ));
+    }
+    if req.multi_region == Some(true) {
+        return Err(KmsError::UnsupportedOperation(
+            "Keyshard does not support multi-Region keys.".to_owned(),
+        ));
+    }
+    if req.policy.is_some() {
+        return Err(KmsError::UnsupportedOperation(
+            "Keyshard does not support key policies yet.".to_owned(),
+        ));
+    }
+    if req.tags.as_ref().is_some_and(|tags| !tags.is_empty()) {
+        return Err(KmsError::UnsupportedOperation(
+            "Keyshard does not support tags yet.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeKeyRequest {
+    key_id: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+}
+
+pub(super) async fn describe_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let req: DescribeKeyRequest = decode(body)?;
+    let mut v = Violations::new();
+    v.required("keyId", req.key_id.as_ref());
+    check_key_id(&mut v, "keyId", req.key_id.as_deref());
+    check_grant_tokens(&mut v, req.grant_tokens.as_deref());
+    v.finish()?;
+    let key_id = req.key_id.unwrap_or_default();
+
+    let route = route_key(&key_id).to_vec();
+    let request = v1::DescribeKeyRequest {
+        caller: gateway.caller(),
+        key_id,
+    };
+    let response = gateway
+        .shards
+        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
+            c.describe_key(r).await
+        })
+        .await?;
+    metadata_response(response)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeysRequest {
+    limit: Option<i64>,
+    marker: Option<String>,
+    resource_owners: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeysResponse {
+    keys: Vec<KeyListEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_marker: Option<String>,
+    truncated: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyListEntry {
+    key_id: String,
+    key_arn: String,
+}
+
+pub(super) async fn list_keys(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let req: ListKeysRequest = decode(body)?;
+    let mut v = Violations::new();
+    v.range("limit", req.limit, 1, 1000);
+    super::check_marker(&mut v, req.marker.as_deref());
+    v.list_length("resourceOwners", req.resource_owners.as_deref(), 1, 2);
+    for (i, owner) in req
+        .resource_owners
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        v.one_of(
+            &format!("resourceOwners.{}.member", i + 1),
+            Some(owner),
+            &["SELF", "OTHER_ACCOUNTS_VIA_RAM"],
+        );
+    }
+    v.finish()?;
+
+    let request = v1::ListKeysRequest {
+        caller: gateway.caller(),
+        limit: super::page_limit(req.limit, 100),
+        marker: req.marker,
+    };
+    let route = gateway.scope.account.as_str().as_bytes().to_vec();
+    let response = gateway
+        .shards
+        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
+            c.list_keys(r).await
+        })
+        .await?;
+    encode(&ListKeysResponse {
+        keys: response
+            .keys
+            .into_iter()
+            .map(|k| KeyListEntry {
+                key_id: k.key_id,
+                key_arn: k.key_arn,
+            })
+            .collect(),
+        next_marker: response.next_marker,
+        truncated: response.truncated,
+    })
+}

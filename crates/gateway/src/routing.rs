@@ -1,0 +1,186 @@
+//! Routing to shards: rendezvous hashing orders the shards for each key, the first is called,
+//! and on a transport failure the next (DESIGN.md, "Routing, caching, consistency").
+
+use std::future::Future;
+
+use keyshard_core::KmsError;
+use keyshard_proto::v1::shard_client::ShardClient;
+use keyshard_proto::{carries_kms_error, error_from_status};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Response, Status};
+
+/// Whether a call may be sent to the next shard after a transport failure.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Retry {
+    /// Safe to repeat: reads, cryptographic operations, and CreateKey (its id is fixed before
+    /// routing, so a repeat finds the same key).
+    Idempotent,
+    /// Alias changes: a repeat after an unseen success would report a spurious error.
+    Once,
+}
+
+struct ShardEndpoint {
+    address: String,
+    client: ShardClient<Channel>,
+}
+
+/// The shards a gateway knows, each with a lazily connected gRPC channel.
+pub struct ShardPool {
+    shards: Vec<ShardEndpoint>,
+}
+
+/// A shard address that is not a valid URI authority.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid shard address `{address}`")]
+pub struct InvalidShardAddress {
+    address: String,
+    #[source]
+    source: tonic::transport::Error,
+}
+
+impl ShardPool {
+    /// A pool over `host:port` addresses. Connections are made on first use.
+    pub fn new(addresses: &[String]) -> Result<Self, InvalidShardAddress> {
+        let mut shards = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let endpoint =
+                Endpoint::from_shared(format!("http://{address}")).map_err(|source| {
+                    InvalidShardAddress {
+                        address: address.clone(),
+                        source,
+                    }
+                })?;
+            shards.push(ShardEndpoint {
+                address: address.clone(),
+                client: ShardClient::new(endpoint.connect_lazy()),
+            });
+        }
+        Ok(Self { shards })
+    }
+
+    /// Calls the shard that owns `route_key`, failing over in rendezvous order.
+    pub(crate) async fn call<Req, Resp, F, Fut>(
+        &self,
+        route_key: &[u8],
+        retry: Retry,
+        request: Req,
+        rpc: F,
+    ) -> Result<Resp, KmsError>
+    where
+        Req: Clone,
+        F: Fn(ShardClient<Channel>, Req) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let order = rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key);
+        let mut last = KmsError::DependencyTimeout("No shard is available.".to_owned());
+        for (attempt, index) in order.into_iter().enumerate() {
+            let shard = &self.shards[index];
+            match rpc(shard.client.clone(), request.clone()).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) if is_transport_failure(&status) => {
+                    tracing::warn!(shard = %shard.address, attempt, error = %status.message(), "shard call failed");
+                    last = error_from_status(&status);
+                    if retry == Retry::Once {
+                        break;
+                    }
+                }
+                Err(status) => return Err(error_from_status(&status)),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// A status that came from the transport rather than from a shard's answer: shards always
+/// attach the AWS error type to the statuses they send.
+fn is_transport_failure(status: &Status) -> bool {
+    use tonic::Code;
+    !carries_kms_error(status)
+        && matches!(
+            status.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+        )
+}
+
+/// Shard indices ordered by descending rendezvous score for `key`. Every gateway computes the
+/// same order from the same shard list, and adding a shard moves only the keys it now wins.
+pub(crate) fn rendezvous_order<'a>(
+    shards: impl Iterator<Item = &'a str>,
+    key: &[u8],
+) -> Vec<usize> {
+    let mut scored: Vec<(u64, usize)> = shards
+        .enumerate()
+        .map(|(i, shard)| (score(shard, key), i))
+        .collect();
+    scored.sort_unstable_by(|a, b| b.cmp(a));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// FNV-1a over the shard address, a separator and the key, then a SplitMix64 finaliser so
+/// that nearby inputs spread over the whole range. Stable across builds and platforms.
+fn score(shard: &str, key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in shard.as_bytes().iter().chain(&[0xff]).chain(key) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn owner(shards: &[String], key: &[u8]) -> String {
+        let order = rendezvous_order(shards.iter().map(String::as_str), key);
+        shards[order[0]].clone()
+    }
+
+    #[test]
+    fn the_order_covers_every_shard_once() {
+        let shards = ["a:1", "b:1", "c:1"];
+        let mut order = rendezvous_order(shards.iter().copied(), b"key");
+        order.sort_unstable();
+        assert_eq!(order, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn keys_spread_evenly_over_shards() {
+        let shards: Vec<String> = (0..4).map(|i| format!("shard-{i}:50051")).collect();
+        let mut counts = [0usize; 4];
+        for k in 0..8000u32 {
+            let order = rendezvous_order(shards.iter().map(String::as_str), &k.to_be_bytes());
+            counts[order[0]] += 1;
+        }
+        for count in counts {
+            assert!((1700..=2300).contains(&count), "{counts:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_new_shard_takes_about_one_in_n_keys_all_for_itself(n in 2usize..8, seed in any::<u64>()) {
+            let before: Vec<String> = (0..n).map(|i| format!("10.0.{seed}.{i}:50051")).collect();
+            let mut after = before.clone();
+            after.push(format!("10.1.{seed}.0:50051"));
+            let keys = 3000u32;
+            let mut moved = 0u32;
+            for k in 0..keys {
+                let key = k.to_be_bytes();
+                let (old, new) = (owner(&before, &key), owner(&after, &key));
+                if old != new {
+                    prop_assert_eq!(&new, after.last().unwrap());
+                    moved += 1;
+                }
+            }
+            let expected = f64::from(keys) / (n as f64 + 1.0);
+            prop_assert!((f64::from(moved) - expected).abs() < expected * 0.25, "moved {moved}, expected about {expected}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The HTTP server: one hyper connection task per client, one access-log line per request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use keyshard_core::KmsError;
+use tokio::net::TcpListener;
+use tracing::Instrument as _;
+
+use crate::{Gateway, ops, protocol};
+
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+
+/// Serves JSON 1.1 on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(error = %err, "accepting a connection failed");
+                continue;
+            }
+        };
+        let gateway = Arc::clone(&gateway);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
+            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(
+    gateway: Arc<Gateway>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let request_id = uuid::Uuid::new_v4();
+    let started = tokio::time::Instant::now();
+    let span = tracing::info_span!(
+        target: "keyshard::access",
+        "request",
+        %request_id,
+        operation = tracing::field::Empty,
+        account = %gateway.scope.account,
+        key_id = tracing::field::Empty,
+    );
+
+    let result = async {
+        let (parts, body) = req.into_parts();
+        let op = protocol::operation(&parts.method, parts.uri.path(), &parts.headers)?;
+        tracing::Span::current().record("operation", op.as_str());
+        protocol::authenticate(gateway.auth, &parts.headers)?;
+        let body = protocol::read_body(body).await?;
+        ops::dispatch(&gateway, op, &body).await
+    }
+    .instrument(span.clone())
+    .await;
+
+    let response = match result {
+        Ok(body) => respond(StatusCode::OK, request_id, body),
+        Err(err) => error_response(&err, request_id),
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        let status = response.status().as_u16();
+        let outcome = response
+            .extensions()
+            .get::<Outcome>()
+            .map_or("ok", |o| o.0);
+        if status >= 500 {
+            tracing::error!(target: "keyshard::access", status, outcome, latency_ms, "request failed");
+        } else {
+            tracing::info!(target: "keyshard::access", status, outcome, latency_ms, "request");
+        }
+    });
+    Ok(response)
+}
+
+/// The error type of an answered request, kept for the access line.
+#[derive(Clone, Copy)]
+struct Outcome(&'static str);
+
+fn error_response(err: &KmsError, request_id: uuid::Uuid) -> Response<Full<Bytes>> {
+    let wire = err.wire();
+    let mut body = serde_json::Map::new();
+    body.insert("__type".to_owned(), wire.error_type.into());
+    if let Some(message) = wire.message {
+        body.insert("message".to_owned(), message.into());
+    }
+    let bytes = serde_json::Value::Object(body).to_string().into_bytes();
+    let status = StatusCode::from_u16(wire.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = respond(status, request_id, bytes);
+    response.extensions_mut().insert(Outcome(wire.error_type));
+    response
+}
+
+fn respond(status: StatusCode, request_id: uuid::Uuid, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_1_1));
+    if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}

@@ -1,0 +1,265 @@
+//! Keys: resolving a caller's `KeyId`, CreateKey, DescribeKey, ListKeys, and loading a key's
+//! backing material.
+
+use keyshard_core::KmsError;
+use keyshard_core::id::{KeyArn, KeyId, KeyRef, KeyRefForms, Scope};
+use keyshard_core::marker::{self, Listing};
+use keyshard_core::operation::Operation;
+use keyshard_core::spec::{EncryptionAlgorithm, KeySpec, KeyState, KeyUsage, Origin};
+use keyshard_crypto::{BackingKey, WrapBinding, key_material_id};
+use keyshard_proto::v1;
+use keyshard_store::{KeyRecord, KeyVersion, StoreError};
+
+use crate::error::{from_crypto, from_store};
+use crate::{Shard, now_millis};
+
+/// A key looked up for a caller, with its ARN in the caller's scope.
+pub(crate) struct ResolvedKey {
+    pub(crate) record: KeyRecord,
+    pub(crate) arn: KeyArn,
+}
+
+impl ResolvedKey {
+    /// Applies the key-state table for `op`.
+    pub(crate) fn check_state(&self, op: Operation) -> Result<(), KmsError> {
+        op.check_key_state(self.record.state, &self.arn.to_string())
+    }
+
+    /// Symmetric encryption keys only (AWS KMS API Reference, GenerateDataKey: "must be a
+    /// symmetric encryption KMS key").
+    pub(crate) fn check_encrypt_decrypt(&self, op: Operation) -> Result<(), KmsError> {
+        let record = &self.record;
+        if record.key_usage == KeyUsage::EncryptDecrypt
+            && record.key_spec == KeySpec::SymmetricDefault
+        {
+            Ok(())
+        } else {
+            Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {} which is not valid for {op}.",
+                self.arn, record.key_usage
+            )))
+        }
+    }
+}
+
+impl Shard {
+    /// Resolves a request's `KeyId` (id, key ARN, alias name or alias ARN, as `forms` allows)
+    /// to a key of the caller's account.
+    pub(crate) async fn resolve(
+        &self,
+        scope: &Scope,
+        input: &str,
+        forms: KeyRefForms,
+    ) -> Result<ResolvedKey, KmsError> {
+        let key_id = match KeyRef::parse(input, scope, forms)? {
+            KeyRef::Key(arn) if arn.account == scope.account => arn.key_id,
+            KeyRef::Key(arn) => return Err(KmsError::key_not_found(arn)),
+            KeyRef::MultiRegion(arn) => return Err(KmsError::key_not_found(arn)),
+            KeyRef::Alias(account, name) => {
+                let alias = if account == scope.account {
+                    self.store
+                        .alias(&scope.account, &name)
+                        .await
+                        .map_err(from_store)?
+                } else {
+                    None
+                };
+                let Some(alias) = alias else {
+                    let alias_scope = Scope {
+                        account,
+                        region: scope.region.clone(),
+                    };
+                    return Err(KmsError::alias_not_found(alias_scope.alias_arn(&name)));
+                };
+                alias.target_key_id
+            }
+        };
+        self.key_by_id(scope, key_id)
+            .await?
+            .ok_or_else(|| KmsError::key_not_found(scope.key_arn(key_id)))
+    }
+
+    /// The caller's key with this id, if there is one.
+    pub(crate) async fn key_by_id(
+        &self,
+        scope: &Scope,
+        key_id: KeyId,
+    ) -> Result<Option<ResolvedKey>, KmsError> {
+        let record = self
+            .store
+            .key(&scope.account, key_id)
+            .await
+            .map_err(from_store)?;
+        Ok(record.map(|record| ResolvedKey {
+            arn: scope.key_arn(record.key_id),
+            record,
+        }))
+    }
+
+    /// Unwraps one backing version of a key. `None` when the version does not exist.
+    pub(crate) async fn backing_key(
+        &self,
+        key: &ResolvedKey,
+        version: u32,
+    ) -> Result<Option<BackingKey>, KmsError> {
+        let stored = self
+            .store
+            .key_version(&key.record.account, key.record.key_id, version)
+            .await
+            .map_err(from_store)?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        if stored.root_key_id != self.root_key.id() {
+            tracing::error!(
+                key_id = %key.record.key_id,
+                wrapped_under = %stored.root_key_id,
+                loaded = %self.root_key.id(),
+                "key version is wrapped under a root key this shard does not hold"
+            );
+            return Err(KmsError::Internal(
+                "The key material is not available.".to_owned(),
+            ));
+        }
+        let arn = key.arn.to_string();
+        let binding = WrapBinding {
+            key_arn: &arn,
+            version,
+        };
+        self.root_key
+            .unwrap(&stored.wrapped_material, binding)
+            .map(Some)
+            .map_err(from_crypto)
+    }
+
+    pub(crate) async fn create_key(
+        &self,
+        scope: &Scope,
+        req: v1::CreateKeyRequest,
+    ) -> Result<v1::KeyMetadata, KmsError> {
+        let key_id = KeyId::parse(&req.key_id)
+            .ok_or_else(|| KmsError::Internal("the gateway sent a malformed key id".to_owned()))?;
+        let (Some(key_spec), Some(key_usage), Some(origin)) = (
+            KeySpec::parse(&req.key_spec),
+            KeyUsage::parse(&req.key_usage),
+            Origin::parse(&req.origin),
+        ) else {
+            return Err(KmsError::Internal(
+                "the gateway sent an unknown key spec, usage or origin".to_owned(),
+            ));
+        };
+        let now = now_millis();
+        let record = KeyRecord {
+            account: scope.account.clone(),
+            key_id,
+            description: req.description,
+            key_spec,
+            key_usage,
+            origin,
+            state: KeyState::Enabled,
+            created_at: now,
+            deletion_date: None,
+            current_version: 1,
+        };
+
+        let arn = scope.key_arn(key_id);
+        let backing = BackingKey::generate().map_err(from_crypto)?;
+        let arn_text = arn.to_string();
+        let wrapped = self
+            .root_key
+            .wrap(
+                &backing,
+                WrapBinding {
+                    key_arn: &arn_text,
+                    version: 1,
+                },
+            )
+            .map_err(from_crypto)?;
+        let version = KeyVersion {
+            key_id,
+            version: 1,
+            root_key_id: self.root_key.id().to_owned(),
+            wrapped_material: wrapped,
+            created_at: now,
+        };
+
+        match self.store.create_key(&record, &version).await {
+            Ok(()) => {
+                tracing::info!(%key_id, account = %scope.account, "key created");
+                Ok(metadata(&ResolvedKey { record, arn }))
+            }
+            // The gateway chose the id before routing; a retried call finds its own key.
+            Err(StoreError::AlreadyExists) => match self.key_by_id(scope, key_id).await? {
+                Some(existing) => Ok(metadata(&existing)),
+                None => Err(KmsError::Internal("key id collision".to_owned())),
+            },
+            Err(err) => Err(from_store(err)),
+        }
+    }
+
+    pub(crate) async fn list_keys(
+        &self,
+        scope: &Scope,
+        req: v1::ListKeysRequest,
+    ) -> Result<v1::ListKeysResponse, KmsError> {
+        let after = match req.marker.as_deref() {
+            Some(m) => Some(
+                KeyId::parse(&marker::decode(Listing::Keys, m)?)
+                    .ok_or_else(marker::invalid_marker)?,
+            ),
+            None => None,
+        };
+        let limit = req.limit.max(1);
+        let ids = self
+            .store
+            .list_keys(&scope.account, after, limit.saturating_add(1))
+            .await
+            .map_err(from_store)?;
+        let page = marker::paginate(ids, limit, Listing::Keys, KeyId::to_string);
+        Ok(v1::ListKeysResponse {
+            keys: page
+                .items
+                .into_iter()
+                .map(|id| v1::KeyListEntry {
+                    key_id: id.to_string(),
+                    key_arn: scope.key_arn(id).to_string(),
+                })
+                .collect(),
+            next_marker: page.next_marker,
+            truncated: page.truncated,
+        })
+    }
+}
+
+/// `KeyMetadata` as DescribeKey and CreateKey return it (behaviour reference, section 4.2).
+pub(crate) fn metadata(key: &ResolvedKey) -> v1::KeyMetadata {
+    let r = &key.record;
+    let symmetric = r.key_spec == KeySpec::SymmetricDefault;
+    v1::KeyMetadata {
+        account_id: r.account.to_string(),
+        key_id: r.key_id.to_string(),
+        arn: key.arn.to_string(),
+        creation_date_millis: r.created_at,
+        enabled: r.state == KeyState::Enabled,
+        description: r.description.clone(),
+        key_usage: r.key_usage.as_str().to_owned(),
+        key_state: r.state.as_str().to_owned(),
+        deletion_date_millis: r
+            .deletion_date
+            .filter(|_| r.state == KeyState::PendingDeletion),
+        origin: r.origin.as_str().to_owned(),
+        key_manager: "CUSTOMER".to_owned(),
+        key_spec: r.key_spec.as_str().to_owned(),
+        encryption_algorithms: if r.key_usage == KeyUsage::EncryptDecrypt && symmetric {
+            vec![EncryptionAlgorithm::SymmetricDefault.as_str().to_owned()]
+        } else {
+            Vec::new()
+        },
+        multi_region: false,
+        current_key_material_id: if symmetric {
+            key_material_id(r.key_id, r.current_version)
+        } else {
+            String::new()
+        },
+    }
+}

@@ -1,0 +1,127 @@
+//! Keyshard's key store: the [`Store`] trait the shard talks to, the records it holds, and the
+//! embedded SQLite implementation used by `keyshard dev`.
+//!
+//! Key material is stored only wrapped under a root key; the store never sees it in the clear.
+//! Every method takes the caller's account and scopes its queries by it.
+
+mod error;
+mod sqlite;
+
+use async_trait::async_trait;
+use keyshard_core::id::{AccountId, AliasName, KeyId};
+use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// A KMS key's metadata, one row per key.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct KeyRecord {
+    pub account: AccountId,
+    pub key_id: KeyId,
+    pub description: String,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    pub state: KeyState,
+    pub created_at: Millis,
+    /// Set only while the key is pending deletion.
+    pub deletion_date: Option<Millis>,
+    /// The backing key version new ciphertexts are sealed under.
+    pub current_version: u32,
+}
+
+/// One backing key version, wrapped under a root key (DESIGN.md, "Key hierarchy").
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct KeyVersion {
+    pub key_id: KeyId,
+    pub version: u32,
+    /// Which root key wrapped `wrapped_material`.
+    pub root_key_id: String,
+    /// Nonce, ciphertext and tag of the backing key; never the key itself.
+    pub wrapped_material: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// An alias and the key it points to.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct AliasRecord {
+    pub account: AccountId,
+    pub name: AliasName,
+    pub target_key_id: KeyId,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The key store. Implementations must make each method atomic: a multi-row change either
+/// happens whole or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a key together with its first backing version, in one transaction.
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        first_version: &KeyVersion,
+    ) -> Result<(), StoreError>;
+
+    async fn key(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+    ) -> Result<Option<KeyRecord>, StoreError>;
+
+    async fn key_version(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+    ) -> Result<Option<KeyVersion>, StoreError>;
+
+    /// Key ids of the account in ascending order of their text form, starting after `after`,
+    /// at most `limit` of them.
+    async fn list_keys(
+        &self,
+        account: &AccountId,
+        after: Option<KeyId>,
+        limit: u32,
+    ) -> Result<Vec<KeyId>, StoreError>;
+
+    /// Inserts an alias. A taken name is [`StoreError::AlreadyExists`]; a target that already
+    /// has `max_per_key` aliases is [`StoreError::LimitExceeded`].
+    async fn create_alias(&self, alias: &AliasRecord, max_per_key: u32) -> Result<(), StoreError>;
+
+    async fn alias(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<Option<AliasRecord>, StoreError>;
+
+    /// Points an existing alias at another key. Returns false if the alias does not exist.
+    async fn update_alias(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+        target: KeyId,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes an alias. Returns false if it did not exist.
+    async fn delete_alias(&self, account: &AccountId, name: &AliasName)
+    -> Result<bool, StoreError>;
+
+    /// Aliases of the account in ascending name order, optionally only those pointing at
+    /// `target`, starting after the name `after`, at most `limit` of them.
+    async fn list_aliases(
+        &self,
+        account: &AccountId,
+        target: Option<KeyId>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AliasRecord>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests;

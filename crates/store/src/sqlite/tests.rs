@@ -1,0 +1,71 @@
+//! Tests that only the SQLite backend needs: its file, its raw rows, its pool.
+
+use super::*;
+use crate::tests::{
+    ACCOUNT, account, alias_record, create_key, first_version, key_id, key_record, open_sqlite,
+};
+
+#[tokio::test]
+async fn data_survives_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("the temp directory is writable");
+    let path = dir.path().join("keyshard.db");
+    let account = account(ACCOUNT);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let key = create_key(&store, &account, key_id(0x42)).await;
+    let alias = alias_record(&account, "alias/payroll", key_id(0x42));
+    store.create_alias(&alias, 100).await.unwrap();
+    store.pool.close().await;
+    drop(store);
+
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.key(&account, key_id(0x42)).await.unwrap(),
+        Some(key)
+    );
+    assert_eq!(
+        reopened
+            .key_version(&account, key_id(0x42), 1)
+            .await
+            .unwrap(),
+        Some(first_version(key_id(0x42)))
+    );
+    assert_eq!(
+        reopened.alias(&account, &alias.name).await.unwrap(),
+        Some(alias)
+    );
+}
+
+#[tokio::test]
+async fn a_row_with_an_unknown_key_spec_is_corrupt() {
+    let (store, _dir) = open_sqlite().await;
+    let account = account(ACCOUNT);
+    create_key(&store, &account, key_id(0x42)).await;
+    sqlx::query("UPDATE keys SET key_spec = 'AES_512'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+
+    match store.key(&account, key_id(0x42)).await {
+        Err(StoreError::Corrupt(message)) => assert_eq!(message, "`key_spec` holds `AES_512`"),
+        other => panic!("expected a corrupt row, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let (store, _dir) = open_sqlite().await;
+    let account = account(ACCOUNT);
+    store.pool.close().await;
+
+    let read = store.key(&account, key_id(0x42)).await;
+    assert!(
+        matches!(read, Err(StoreError::Unavailable(sqlx::Error::PoolClosed))),
+        "got {read:?}"
+    );
+    let key = key_record(&account, key_id(0x42));
+    let write = store.create_key(&key, &first_version(key_id(0x42))).await;
+    assert!(
+        matches!(write, Err(StoreError::Unavailable(sqlx::Error::PoolClosed))),
+        "got {write:?}"
+    );
+}
