@@ -68,8 +68,8 @@ const SQLITE_UNAVAILABLE: [i32; 3] = [10, 13, 14];
 /// SQLite's extended result codes keep the primary code in their low byte.
 const SQLITE_PRIMARY_CODE: i32 = 0xff;
 
-/// Sorts a database error into a store error, or marks it retryable. Errors nobody expects are
-/// logged here with their code, since the store error callers see is deliberately vague.
+/// Sorts a database error into a store error, or marks it retryable. Unexpected errors keep the
+/// database error as their source, for the caller to log once where it answers.
 pub(crate) fn classify(err: sqlx::Error) -> Classified {
     let code = err
         .as_database_error()
@@ -93,10 +93,7 @@ pub(crate) fn classify(err: sqlx::Error) -> Classified {
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
                 StoreError::Corrupt(err.to_string())
             }
-            _ => {
-                tracing::error!(code, error = %err, "unexpected database error");
-                StoreError::Internal(err)
-            }
+            _ => StoreError::Internal(err),
         },
     };
     Classified::Final(final_error)
