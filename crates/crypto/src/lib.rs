@@ -5,10 +5,12 @@
 
 mod blob;
 mod error;
+mod ring;
 mod secret;
 mod wrap;
 
 pub use blob::{key_material_id, open, seal};
 pub use error::CryptoError;
+pub use ring::RootKeyRing;
 pub use secret::{BackingKey, RootKey, SecretBytes};
 pub use wrap::WrapBinding;

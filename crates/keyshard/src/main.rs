@@ -1,11 +1,12 @@
 //! The `keyshard` command: parses flags and environment, sets up logging, and starts the parts
 //! a subcommand names.
 
+mod config;
 mod dev;
+mod gateway;
+mod net;
 mod root_key;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -22,27 +23,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run gateway and shard in one process on an embedded store: for development only.
-    Dev(DevArgs),
-}
-
-/// Flags of `keyshard dev`; each can also be set by the environment variable shown.
-#[derive(clap::Args)]
-struct DevArgs {
-    /// Address the AWS KMS JSON API listens on.
-    #[arg(long, env = "KEYSHARD_LISTEN", default_value = "127.0.0.1:8300")]
-    listen: SocketAddr,
-
-    /// Directory holding the embedded database and the generated root key.
-    #[arg(long, env = "KEYSHARD_DATA_DIR", default_value = "keyshard-data")]
-    data_dir: PathBuf,
-
-    /// Region used in key ARNs.
-    #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
-    region: String,
-
-    /// The one account every caller acts in.
-    #[arg(long, env = "KEYSHARD_ACCOUNT_ID", default_value = "111122223333")]
-    account_id: String,
+    Dev(config::DevArgs),
+    /// Run a gateway: the AWS KMS JSON API in front of shards.
+    Gateway(config::GatewayArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,15 +48,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
         match cli.command {
-            Command::Dev(args) => dev::run(args).await,
+            Command::Dev(args) => dev::run(args).await.map_err(Into::into),
+            Command::Gateway(args) => gateway::run(args).await.map_err(Into::into),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "keyshard stopped");
+            let mut chain = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                chain.push_str(": ");
+                chain.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!(error = %chain, "keyshard stopped");
             ExitCode::FAILURE
         }
     }

@@ -7,7 +7,9 @@ use keyshard_store::StoreError;
 
 pub(crate) fn from_store(err: StoreError) -> KmsError {
     match err {
-        StoreError::NotFound => KmsError::NotFound("The key was deleted while the request ran.".to_owned()),
+        StoreError::NotFound => {
+            KmsError::NotFound("The key was deleted while the request ran.".to_owned())
+        }
         StoreError::Unavailable(_) => {
             tracing::error!(error = %err, cause = ?std::error::Error::source(&err), "key store unavailable");
             KmsError::DependencyTimeout("The key store is temporarily unavailable.".to_owned())

@@ -110,23 +110,22 @@ impl Shard {
         let Some(stored) = stored else {
             return Ok(None);
         };
-        if stored.root_key_id != self.root_key.id() {
+        let Some(root_key) = self.root_keys.get(&stored.root_key_id) else {
             tracing::error!(
                 key_id = %key.record.key_id,
                 wrapped_under = %stored.root_key_id,
-                loaded = %self.root_key.id(),
                 "key version is wrapped under a root key this shard does not hold"
             );
             return Err(KmsError::Internal(
                 "The key material is not available.".to_owned(),
             ));
-        }
+        };
         let arn = key.arn.to_string();
         let binding = WrapBinding {
             key_arn: &arn,
             version,
         };
-        self.root_key
+        root_key
             .unwrap(&stored.wrapped_material, binding)
             .map(Some)
             .map_err(from_crypto)
@@ -166,7 +165,8 @@ impl Shard {
         let backing = BackingKey::generate().map_err(from_crypto)?;
         let arn_text = arn.to_string();
         let wrapped = self
-            .root_key
+            .root_keys
+            .active()
             .wrap(
                 &backing,
                 WrapBinding {
@@ -178,7 +178,7 @@ impl Shard {
         let version = KeyVersion {
             key_id,
             version: 1,
-            root_key_id: self.root_key.id().to_owned(),
+            root_key_id: self.root_keys.active().id().to_owned(),
             wrapped_material: wrapped,
             created_at: now,
         };

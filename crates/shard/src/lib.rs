@@ -11,19 +11,19 @@ mod service;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyshard_crypto::RootKey;
+use keyshard_crypto::RootKeyRing;
 use keyshard_proto::v1::shard_server::ShardServer;
 use keyshard_store::{Millis, Store};
 
-/// The shard's state: where keys are stored and the root key that unwraps them.
+/// The shard's state: where keys are stored and the root keys that unwrap them.
 pub struct Shard {
     store: Arc<dyn Store>,
-    root_key: RootKey,
+    root_keys: RootKeyRing,
 }
 
 impl Shard {
-    pub fn new(store: Arc<dyn Store>, root_key: RootKey) -> Self {
-        Self { store, root_key }
+    pub fn new(store: Arc<dyn Store>, root_keys: RootKeyRing) -> Self {
+        Self { store, root_keys }
     }
 
     /// The tonic service for this shard, ready to add to a server.
