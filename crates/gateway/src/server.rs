@@ -81,7 +81,7 @@ async fn handle(
         Ok(body) => respond(StatusCode::OK, request_id, body),
         Err(err) => error_response(&err, request_id),
     };
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| {
         let status = response.status().as_u16();
         let outcome = response
@@ -89,9 +89,9 @@ async fn handle(
             .get::<Outcome>()
             .map_or("ok", |o| o.0);
         if status >= 500 {
-            tracing::error!(target: "keyshard::access", status, outcome, latency_ms, "request failed");
+            tracing::error!(target: "keyshard::access", status, outcome, latency_us, "request failed");
         } else {
-            tracing::info!(target: "keyshard::access", status, outcome, latency_ms, "request");
+            tracing::info!(target: "keyshard::access", status, outcome, latency_us, "request");
         }
     });
     Ok(response)

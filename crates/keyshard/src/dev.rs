@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use keyshard_crypto::RootKeyRing;
 use keyshard_gateway::{AuthMode, Gateway, ShardPool};
-use keyshard_shard::Shard;
+use keyshard_shard::{CacheConfig, Shard};
 use keyshard_store::SqliteStore;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -50,7 +50,11 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
 
     let shard_listener = net::bind("127.0.0.1:0").await?;
     let shard_address = net::local_address(&shard_listener)?;
-    let shard = Shard::new(Arc::new(store), RootKeyRing::new(root_key, Vec::new()));
+    let shard = Shard::new(
+        Arc::new(store),
+        RootKeyRing::new(root_key, Vec::new()),
+        CacheConfig::default(),
+    );
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(shard.into_service())

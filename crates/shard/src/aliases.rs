@@ -69,6 +69,7 @@ impl Shard {
             .update_alias(&scope.account, &name, target.record.key_id, now_millis())
             .await
             .map_err(from_store)?;
+        self.cache.invalidate_alias(&scope.account, &name);
         if !moved {
             return Err(KmsError::alias_not_found(scope.alias_arn(&name)));
         }
@@ -88,6 +89,7 @@ impl Shard {
             .delete_alias(&scope.account, &name)
             .await
             .map_err(from_store)?;
+        self.cache.invalidate_alias(&scope.account, &name);
         if !deleted {
             return Err(KmsError::alias_not_found(scope.alias_arn(&name)));
         }

@@ -2,7 +2,9 @@
 //! backing material.
 
 use keyshard_core::KmsError;
-use keyshard_core::id::{KeyArn, KeyId, KeyRef, KeyRefForms, Scope};
+use std::sync::Arc;
+
+use keyshard_core::id::{AccountId, AliasName, KeyArn, KeyId, KeyRef, KeyRefForms, Scope};
 use keyshard_core::marker::{self, Listing};
 use keyshard_core::operation::Operation;
 use keyshard_core::spec::{EncryptionAlgorithm, KeySpec, KeyState, KeyUsage, Origin};
@@ -56,27 +58,40 @@ impl Shard {
             KeyRef::Key(arn) => return Err(KmsError::key_not_found(arn)),
             KeyRef::MultiRegion(arn) => return Err(KmsError::key_not_found(arn)),
             KeyRef::Alias(account, name) => {
-                let alias = if account == scope.account {
-                    self.store
-                        .alias(&scope.account, &name)
-                        .await
-                        .map_err(from_store)?
+                let target = if account == scope.account {
+                    self.alias_target(&account, &name).await?
                 } else {
                     None
                 };
-                let Some(alias) = alias else {
+                let Some(target) = target else {
                     let alias_scope = Scope {
                         account,
                         region: scope.region.clone(),
                     };
                     return Err(KmsError::alias_not_found(alias_scope.alias_arn(&name)));
                 };
-                alias.target_key_id
+                target
             }
         };
         self.key_by_id(scope, key_id)
             .await?
             .ok_or_else(|| KmsError::key_not_found(scope.key_arn(key_id)))
+    }
+
+    /// The key an alias points to, from the cache or the store.
+    async fn alias_target(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<Option<KeyId>, KmsError> {
+        if let Some(target) = self.cache.alias(account, name) {
+            return Ok(Some(target));
+        }
+        let alias = self.store.alias(account, name).await.map_err(from_store)?;
+        Ok(alias.map(|alias| {
+            self.cache.put_alias(account, name, alias.target_key_id);
+            alias.target_key_id
+        }))
     }
 
     /// The caller's key with this id, if there is one.
@@ -85,26 +100,40 @@ impl Shard {
         scope: &Scope,
         key_id: KeyId,
     ) -> Result<Option<ResolvedKey>, KmsError> {
-        let record = self
-            .store
-            .key(&scope.account, key_id)
-            .await
-            .map_err(from_store)?;
+        let record = match self.cache.record(&scope.account, key_id) {
+            Some(record) => Some(record),
+            None => {
+                let record = self
+                    .store
+                    .key(&scope.account, key_id)
+                    .await
+                    .map_err(from_store)?;
+                if let Some(record) = &record {
+                    self.cache.put_record(record);
+                }
+                record
+            }
+        };
         Ok(record.map(|record| ResolvedKey {
             arn: scope.key_arn(record.key_id),
             record,
         }))
     }
 
-    /// Unwraps one backing version of a key. `None` when the version does not exist.
+    /// One backing version of a key, unwrapped: from the cache, or loaded from the store and
+    /// unwrapped with the root key it names. `None` when the version does not exist.
     pub(crate) async fn backing_key(
         &self,
         key: &ResolvedKey,
         version: u32,
-    ) -> Result<Option<BackingKey>, KmsError> {
+    ) -> Result<Option<Arc<BackingKey>>, KmsError> {
+        let (account, key_id) = (&key.record.account, key.record.key_id);
+        if let Some(material) = self.cache.material(account, key_id, version) {
+            return Ok(Some(material));
+        }
         let stored = self
             .store
-            .key_version(&key.record.account, key.record.key_id, version)
+            .key_version(account, key_id, version)
             .await
             .map_err(from_store)?;
         let Some(stored) = stored else {
@@ -112,7 +141,7 @@ impl Shard {
         };
         let Some(root_key) = self.root_keys.get(&stored.root_key_id) else {
             tracing::error!(
-                key_id = %key.record.key_id,
+                %key_id,
                 wrapped_under = %stored.root_key_id,
                 "key version is wrapped under a root key this shard does not hold"
             );
@@ -125,10 +154,14 @@ impl Shard {
             key_arn: &arn,
             version,
         };
-        root_key
-            .unwrap(&stored.wrapped_material, binding)
-            .map(Some)
-            .map_err(from_crypto)
+        let material = Arc::new(
+            root_key
+                .unwrap(&stored.wrapped_material, binding)
+                .map_err(from_crypto)?,
+        );
+        self.cache
+            .put_material(account, key_id, version, Arc::clone(&material));
+        Ok(Some(material))
     }
 
     pub(crate) async fn create_key(

@@ -3,6 +3,7 @@
 //! every cryptographic operation. Nothing else in Keyshard sees key material in the clear.
 
 mod aliases;
+mod cache;
 mod crypto_ops;
 mod error;
 mod keys;
@@ -11,19 +12,53 @@ mod service;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cache::KeyCache;
+use keyshard_core::id::{AccountId, KeyId};
 use keyshard_crypto::RootKeyRing;
 use keyshard_proto::v1::shard_server::ShardServer;
 use keyshard_store::{Millis, Store};
 
-/// The shard's state: where keys are stored and the root keys that unwrap them.
+pub use cache::CacheConfig;
+
+/// Counts of the cache's answers.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// The shard's state: where keys are stored, the root keys that unwrap them, and the cache.
 pub struct Shard {
     store: Arc<dyn Store>,
     root_keys: RootKeyRing,
+    cache: KeyCache,
 }
 
 impl Shard {
-    pub fn new(store: Arc<dyn Store>, root_keys: RootKeyRing) -> Self {
-        Self { store, root_keys }
+    pub fn new(store: Arc<dyn Store>, root_keys: RootKeyRing, cache: CacheConfig) -> Self {
+        Self {
+            store,
+            root_keys,
+            cache: KeyCache::new(cache),
+        }
+    }
+
+    /// Cache lookups answered from memory and from the store, since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.cache.hits(),
+            misses: self.cache.misses(),
+        }
+    }
+
+    /// Drops what the cache holds for one key, after a change committed elsewhere.
+    pub fn forget_key(&self, account: &AccountId, key_id: KeyId) {
+        self.cache.invalidate_key(account, key_id);
+    }
+
+    /// Drops everything cached, when changes may have been missed.
+    pub fn forget_everything(&self) {
+        self.cache.invalidate_all();
     }
 
     /// The tonic service for this shard, ready to add to a server.

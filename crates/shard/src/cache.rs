@@ -1,0 +1,257 @@
+//! The shard's cache: key records, alias targets and unwrapped backing keys, bounded in size
+//! and age (DESIGN.md, "Routing, caching, consistency").
+//!
+//! Entries older than the TTL are treated as absent even when the change that made them stale
+//! was never announced. Unwrapped keys are held as `Arc<BackingKey>`; the key bytes are wiped
+//! when the last holder drops them, which eviction does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use keyshard_core::id::{AccountId, AliasName, KeyId};
+use keyshard_crypto::BackingKey;
+use keyshard_store::KeyRecord;
+use moka::sync::Cache;
+use tokio::time::Instant;
+
+/// Size and age bounds of the cache.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheConfig {
+    /// Most keys (and, separately, aliases and key versions) held at once.
+    pub capacity: u64,
+    /// Longest time an entry is trusted without a change announcement.
+    pub ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry<T> {
+    value: T,
+    loaded_at: Instant,
+}
+
+type VersionKey = (AccountId, KeyId, u32);
+
+/// The three caches and their hit counters.
+pub(crate) struct KeyCache {
+    ttl: Duration,
+    records: Cache<(AccountId, KeyId), Entry<KeyRecord>>,
+    aliases: Cache<(AccountId, AliasName), Entry<KeyId>>,
+    material: Cache<VersionKey, Entry<Arc<BackingKey>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl KeyCache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        // moka's own TTL frees memory; freshness is decided by `loaded_at`, which tests can
+        // control with tokio's paused clock.
+        Self {
+            ttl: config.ttl,
+            records: Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.ttl)
+                .build(),
+            aliases: Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.ttl)
+                .build(),
+            material: Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.ttl)
+                .support_invalidation_closures()
+                .build(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn record(&self, account: &AccountId, key_id: KeyId) -> Option<KeyRecord> {
+        self.fresh(self.records.get(&(account.clone(), key_id)))
+    }
+
+    pub(crate) fn put_record(&self, record: &KeyRecord) {
+        self.records.insert(
+            (record.account.clone(), record.key_id),
+            self.entry(record.clone()),
+        );
+    }
+
+    pub(crate) fn alias(&self, account: &AccountId, name: &AliasName) -> Option<KeyId> {
+        self.fresh(self.aliases.get(&(account.clone(), name.clone())))
+    }
+
+    pub(crate) fn put_alias(&self, account: &AccountId, name: &AliasName, target: KeyId) {
+        self.aliases
+            .insert((account.clone(), name.clone()), self.entry(target));
+    }
+
+    pub(crate) fn material(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+    ) -> Option<Arc<BackingKey>> {
+        self.fresh(self.material.get(&(account.clone(), key_id, version)))
+    }
+
+    pub(crate) fn put_material(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+        key: Arc<BackingKey>,
+    ) {
+        self.material
+            .insert((account.clone(), key_id, version), self.entry(key));
+    }
+
+    /// Drops everything cached for one key.
+    pub(crate) fn invalidate_key(&self, account: &AccountId, key_id: KeyId) {
+        self.records.invalidate(&(account.clone(), key_id));
+        let account = account.clone();
+        let dropped = self
+            .material
+            .invalidate_entries_if(move |(a, k, _), _| *a == account && *k == key_id);
+        if dropped.is_err() {
+            // Cannot happen: the material cache is built with invalidation closures. Fall back
+            // to dropping every version rather than keeping a stale one.
+            self.material.invalidate_all();
+        }
+    }
+
+    pub(crate) fn invalidate_alias(&self, account: &AccountId, name: &AliasName) {
+        self.aliases.invalidate(&(account.clone(), name.clone()));
+    }
+
+    pub(crate) fn invalidate_all(&self) {
+        self.records.invalidate_all();
+        self.aliases.invalidate_all();
+        self.material.invalidate_all();
+    }
+
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    fn entry<T>(&self, value: T) -> Entry<T> {
+        Entry {
+            value,
+            loaded_at: Instant::now(),
+        }
+    }
+
+    fn fresh<T>(&self, entry: Option<Entry<T>>) -> Option<T> {
+        let value = entry
+            .filter(|e| e.loaded_at.elapsed() < self.ttl)
+            .map(|e| e.value);
+        let counter = if value.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
+
+    use super::*;
+
+    fn account() -> AccountId {
+        "111122223333".parse().unwrap()
+    }
+
+    fn record(key_id: KeyId) -> KeyRecord {
+        KeyRecord {
+            account: account(),
+            key_id,
+            description: String::new(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            created_at: 0,
+            deletion_date: None,
+            current_version: 1,
+        }
+    }
+
+    fn cache(ttl_secs: u64) -> KeyCache {
+        KeyCache::new(CacheConfig {
+            capacity: 100,
+            ttl: Duration::from_secs(ttl_secs),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_is_served_until_its_ttl_runs_out() {
+        let cache = cache(60);
+        let key_id = KeyId::generate();
+        cache.put_record(&record(key_id));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(cache.record(&account(), key_id), Some(record(key_id)));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(cache.record(&account(), key_id), None);
+        assert_eq!((cache.hits(), cache.misses()), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn invalidating_a_key_drops_its_record_and_every_version() {
+        let cache = cache(60);
+        let (key_id, other) = (KeyId::generate(), KeyId::generate());
+        cache.put_record(&record(key_id));
+        for version in [1, 2] {
+            cache.put_material(
+                &account(),
+                key_id,
+                version,
+                Arc::new(BackingKey::generate().unwrap()),
+            );
+        }
+        cache.put_material(
+            &account(),
+            other,
+            1,
+            Arc::new(BackingKey::generate().unwrap()),
+        );
+        cache.invalidate_key(&account(), key_id);
+        assert_eq!(cache.record(&account(), key_id), None);
+        assert!(cache.material(&account(), key_id, 1).is_none());
+        assert!(cache.material(&account(), key_id, 2).is_none());
+        assert!(cache.material(&account(), other, 1).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aliases_are_dropped_one_by_one_or_all_at_once() {
+        let cache = cache(60);
+        let (a, b) = (
+            AliasName::parse("alias/a").unwrap(),
+            AliasName::parse("alias/b").unwrap(),
+        );
+        let key_id = KeyId::generate();
+        cache.put_alias(&account(), &a, key_id);
+        cache.put_alias(&account(), &b, key_id);
+        cache.invalidate_alias(&account(), &a);
+        assert_eq!(cache.alias(&account(), &a), None);
+        assert_eq!(cache.alias(&account(), &b), Some(key_id));
+        cache.invalidate_all();
+        assert_eq!(cache.alias(&account(), &b), None);
+    }
+}
