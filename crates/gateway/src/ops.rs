@@ -22,6 +22,8 @@ pub(crate) async fn dispatch(
         Operation::CreateKey => keys::create_key(gateway, body).await,
         Operation::DescribeKey => keys::describe_key(gateway, body).await,
         Operation::ListKeys => keys::list_keys(gateway, body).await,
+        Operation::EnableKey => keys::set_enabled(gateway, body, true).await,
+        Operation::DisableKey => keys::set_enabled(gateway, body, false).await,
         Operation::CreateAlias => aliases::create_alias(gateway, body).await,
         Operation::UpdateAlias => aliases::update_alias(gateway, body).await,
         Operation::DeleteAlias => aliases::delete_alias(gateway, body).await,

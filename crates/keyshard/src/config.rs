@@ -54,6 +54,10 @@ pub(crate) struct DevArgs {
     #[arg(long, env = "KEYSHARD_DATA_DIR", default_value = "keyshard-data")]
     pub(crate) data_dir: PathBuf,
 
+    /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
 }
@@ -71,4 +75,78 @@ pub(crate) struct GatewayArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+}
+
+/// Root keys: the active one, from a file or an environment variable, and previous ones that
+/// still unwrap key versions not yet re-wrapped.
+#[derive(clap::Args)]
+pub(crate) struct RootKeyArgs {
+    /// File holding the active root key (64 hex digits or 32 bytes), such as a mounted
+    /// Kubernetes Secret. Without it, `KEYSHARD_ROOT_KEY` must hold the key as hex.
+    #[arg(long, env = "KEYSHARD_ROOT_KEY_FILE")]
+    pub(crate) root_key_file: Option<PathBuf>,
+
+    /// Files of previous root keys, kept during a root-key rotation; comma-separated in the
+    /// environment variable.
+    #[arg(long, env = "KEYSHARD_PREVIOUS_ROOT_KEY_FILES", value_delimiter = ',')]
+    pub(crate) previous_root_key_file: Vec<PathBuf>,
+}
+
+/// `keyshard shard`.
+#[derive(clap::Args)]
+pub(crate) struct ShardArgs {
+    /// Address the internal gRPC API listens on.
+    #[arg(long, env = "KEYSHARD_LISTEN", default_value = "127.0.0.1:8400")]
+    pub(crate) listen: SocketAddr,
+
+    /// Postgres URL, such as `postgres://keyshard@db:5432/keyshard`.
+    #[arg(long, env = "KEYSHARD_DATABASE_URL")]
+    pub(crate) database_url: String,
+
+    #[command(flatten)]
+    pub(crate) root_keys: RootKeyArgs,
+
+    /// Apply pending migrations before serving.
+    #[arg(long, env = "KEYSHARD_MIGRATE")]
+    pub(crate) migrate: bool,
+
+    /// Most keys (and, separately, aliases and key versions) the cache holds.
+    #[arg(long, env = "KEYSHARD_CACHE_CAPACITY", default_value_t = 10_000)]
+    pub(crate) cache_capacity: u64,
+
+    /// Seconds a cached entry is trusted without a change announcement.
+    #[arg(long, env = "KEYSHARD_CACHE_TTL_SECONDS", default_value_t = 60)]
+    pub(crate) cache_ttl_seconds: u64,
+
+    /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+}
+
+/// `keyshard migrate`.
+#[derive(clap::Args)]
+pub(crate) struct MigrateArgs {
+    /// Postgres URL.
+    #[arg(long, env = "KEYSHARD_DATABASE_URL")]
+    pub(crate) database_url: String,
+}
+
+/// `keyshard rewrap-root-key`.
+#[derive(clap::Args)]
+pub(crate) struct RewrapArgs {
+    /// Postgres URL.
+    #[arg(long, env = "KEYSHARD_DATABASE_URL")]
+    pub(crate) database_url: String,
+
+    /// The new root key as `--root-key-file`, the old ones as `--previous-root-key-file`.
+    #[command(flatten)]
+    pub(crate) root_keys: RootKeyArgs,
+
+    /// Region the deployment's key ARNs use: wrapped keys are bound to their ARN.
+    #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
+
+    /// Key versions re-wrapped per batch.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) batch_size: u32,
 }

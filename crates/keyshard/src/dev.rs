@@ -10,6 +10,7 @@ use keyshard_shard::{CacheConfig, Shard};
 use keyshard_store::SqliteStore;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::admin;
 use crate::config::{DevArgs, ScopeError};
 use crate::net::{self, ListenError};
 use crate::root_key::{self, RootKeyError};
@@ -50,14 +51,21 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
 
     let shard_listener = net::bind("127.0.0.1:0").await?;
     let shard_address = net::local_address(&shard_listener)?;
-    let shard = Shard::new(
+    let shard = Arc::new(Shard::new(
         Arc::new(store),
         RootKeyRing::new(root_key, Vec::new()),
         CacheConfig::default(),
-    );
+    ));
+    shard.spawn_change_listener();
+    if let Some(address) = args.metrics_listen {
+        let listener = net::bind(&address.to_string()).await?;
+        let metrics_address = net::local_address(&listener)?;
+        admin::spawn(listener, crate::shard::shard_metrics(&shard));
+        tracing::info!(listen = %metrics_address, "metrics endpoint ready");
+    }
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
-            .add_service(shard.into_service())
+            .add_service(Shard::service(&shard))
             .serve_with_incoming(TcpListenerStream::new(shard_listener))
             .await;
         if let Err(err) = served {

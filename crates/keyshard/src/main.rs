@@ -1,11 +1,15 @@
 //! The `keyshard` command: parses flags and environment, sets up logging, and starts the parts
 //! a subcommand names.
 
+mod admin;
 mod config;
 mod dev;
 mod gateway;
+mod migrate;
 mod net;
+mod rewrap;
 mod root_key;
+mod shard;
 
 use std::process::ExitCode;
 
@@ -26,6 +30,12 @@ enum Command {
     Dev(config::DevArgs),
     /// Run a gateway: the AWS KMS JSON API in front of shards.
     Gateway(config::GatewayArgs),
+    /// Run a shard: the key-holding gRPC service on Postgres.
+    Shard(config::ShardArgs),
+    /// Apply pending Postgres migrations and exit.
+    Migrate(config::MigrateArgs),
+    /// Re-wrap every stored key version under the active root key, online.
+    RewrapRootKey(config::RewrapArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +62,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Dev(args) => dev::run(args).await.map_err(Into::into),
             Command::Gateway(args) => gateway::run(args).await.map_err(Into::into),
+            Command::Shard(args) => shard::run(args).await.map_err(Into::into),
+            Command::Migrate(args) => migrate::run(args).await.map_err(Into::into),
+            Command::RewrapRootKey(args) => rewrap::run(args).await.map_err(Into::into),
         }
     });
     match result {

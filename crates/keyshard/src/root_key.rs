@@ -1,12 +1,15 @@
-//! Loading root keys from files: 64 hex digits (a trailing newline is fine) or 32 raw bytes.
+//! Loading root keys from files (64 hex digits, a trailing newline allowed, or 32 raw bytes) or
+//! from the environment, and generating the development root key.
 
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
-use keyshard_crypto::{RootKey, SecretBytes};
+use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
 use zeroize::Zeroizing;
+
+use crate::config::RootKeyArgs;
 
 /// Why a root key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,45 @@ pub(crate) enum RootKeyError {
 
     #[error("cannot generate a root key")]
     Generate(#[source] keyshard_crypto::CryptoError),
+
+    #[error("no root key: set --root-key-file or KEYSHARD_ROOT_KEY")]
+    Missing,
+
+    #[error("KEYSHARD_ROOT_KEY must hold 64 hex digits")]
+    EnvFormat,
+}
+
+/// Variable holding the active root key as hex when no file is given.
+const ROOT_KEY_ENV: &str = "KEYSHARD_ROOT_KEY";
+
+/// The active root key and the previous ones, loaded as `args` says. Logs where each came from
+/// and its id, never its value.
+pub(crate) fn ring(args: &RootKeyArgs) -> Result<RootKeyRing, RootKeyError> {
+    let active = match &args.root_key_file {
+        Some(path) => {
+            let key = load(path)?;
+            tracing::info!(root_key_id = %key.id(), source = %path.display(), "active root key loaded");
+            key
+        }
+        None => {
+            let key = from_env()?;
+            tracing::info!(root_key_id = %key.id(), source = ROOT_KEY_ENV, "active root key loaded");
+            key
+        }
+    };
+    let mut previous = Vec::with_capacity(args.previous_root_key_file.len());
+    for path in &args.previous_root_key_file {
+        let key = load(path)?;
+        tracing::info!(root_key_id = %key.id(), source = %path.display(), "previous root key loaded");
+        previous.push(key);
+    }
+    Ok(RootKeyRing::new(active, previous))
+}
+
+fn from_env() -> Result<RootKey, RootKeyError> {
+    let value = Zeroizing::new(std::env::var(ROOT_KEY_ENV).map_err(|_| RootKeyError::Missing)?);
+    let bytes = Zeroizing::new(hex::decode(value.trim()).map_err(|_| RootKeyError::EnvFormat)?);
+    RootKey::new(SecretBytes::new(bytes.to_vec())).map_err(|_| RootKeyError::EnvFormat)
 }
 
 /// Reads a root key file.

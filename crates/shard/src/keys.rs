@@ -296,3 +296,45 @@ pub(crate) fn metadata(key: &ResolvedKey) -> v1::KeyMetadata {
         },
     }
 }
+
+impl Shard {
+    /// EnableKey and DisableKey: idempotent state changes, committed and then announced so
+    /// every shard drops its cached copy (AWS KMS API Reference, DisableKey).
+    pub(crate) async fn set_enabled(
+        &self,
+        scope: &Scope,
+        req: v1::KeyRequest,
+        enabled: bool,
+    ) -> Result<(), KmsError> {
+        let (op, state) = if enabled {
+            (Operation::EnableKey, KeyState::Enabled)
+        } else {
+            (Operation::DisableKey, KeyState::Disabled)
+        };
+        let cached = self
+            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .await?;
+        // The current state decides, so read it from the store rather than the cache.
+        self.cache
+            .invalidate_key(&scope.account, cached.record.key_id);
+        let key = self
+            .key_by_id(scope, cached.record.key_id)
+            .await?
+            .ok_or_else(|| KmsError::key_not_found(&cached.arn))?;
+        key.check_state(op)?;
+        if key.record.state == state {
+            return Ok(());
+        }
+        let changed = self
+            .store
+            .set_key_state(&scope.account, key.record.key_id, state, None)
+            .await
+            .map_err(from_store)?;
+        self.cache.invalidate_key(&scope.account, key.record.key_id);
+        if !changed {
+            return Err(KmsError::key_not_found(&key.arn));
+        }
+        tracing::info!(key_id = %key.record.key_id, %state, "key state changed");
+        Ok(())
+    }
+}

@@ -7,16 +7,17 @@ mod cache;
 mod crypto_ops;
 mod error;
 mod keys;
+pub mod rewrap;
 mod service;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cache::KeyCache;
-use keyshard_core::id::{AccountId, KeyId};
 use keyshard_crypto::RootKeyRing;
 use keyshard_proto::v1::shard_server::ShardServer;
-use keyshard_store::{Millis, Store};
+use keyshard_store::{Millis, Store, StoreChange};
+use tokio::sync::broadcast::error::RecvError;
 
 pub use cache::CacheConfig;
 
@@ -51,19 +52,33 @@ impl Shard {
         }
     }
 
-    /// Drops what the cache holds for one key, after a change committed elsewhere.
-    pub fn forget_key(&self, account: &AccountId, key_id: KeyId) {
-        self.cache.invalidate_key(account, key_id);
+    /// SQL statements the store has sent since it was opened.
+    pub fn store_queries(&self) -> u64 {
+        self.store.query_count()
     }
 
-    /// Drops everything cached, when changes may have been missed.
-    pub fn forget_everything(&self) {
-        self.cache.invalidate_all();
+    /// Drops cached copies as the store announces committed changes, for as long as the store
+    /// lives. A lagging receiver may have missed changes, so it drops everything.
+    pub fn spawn_change_listener(self: &Arc<Self>) {
+        let shard = Arc::downgrade(self);
+        let mut changes = self.store.changes();
+        tokio::spawn(async move {
+            loop {
+                let change = changes.recv().await;
+                let Some(shard) = shard.upgrade() else { return };
+                match change {
+                    Ok(StoreChange::Key { account, key_id }) => shard.cache.invalidate_key(&account, key_id),
+                    Ok(StoreChange::Alias { account, name }) => shard.cache.invalidate_alias(&account, &name),
+                    Ok(StoreChange::All) | Err(RecvError::Lagged(_)) => shard.cache.invalidate_all(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// The tonic service for this shard, ready to add to a server.
-    pub fn into_service(self) -> ShardServer<service::ShardService> {
-        ShardServer::new(service::ShardService::new(Arc::new(self)))
+    pub fn service(self: &Arc<Self>) -> ShardServer<service::ShardService> {
+        ShardServer::new(service::ShardService::new(Arc::clone(self)))
     }
 }
 

@@ -145,6 +145,34 @@ impl shard_server::Shard for ShardService {
         respond(self.shard.decrypt(&scope, req).await)
     }
 
+    async fn enable_key(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .set_enabled(&scope, req, true)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn disable_key(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .set_enabled(&scope, req, false)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
     async fn generate_random(
         &self,
         request: Request<v1::GenerateRandomRequest>,

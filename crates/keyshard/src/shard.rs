@@ -1,0 +1,75 @@
+//! `keyshard shard`: the key-holding gRPC service on Postgres.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyshard_shard::{CacheConfig, Shard};
+use keyshard_store::{PostgresStore, Store, StoreError};
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::admin;
+use crate::config::ShardArgs;
+use crate::net::{self, ListenError};
+use crate::root_key::{self, RootKeyError};
+
+/// Why `keyshard shard` could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ShardError {
+    #[error(transparent)]
+    RootKey(#[from] RootKeyError),
+
+    #[error("cannot use the database")]
+    Store(#[from] StoreError),
+
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+
+    #[error("the gRPC server failed")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
+    let root_keys = root_key::ring(&args.root_keys)?;
+    let store = PostgresStore::connect(&args.database_url).await?;
+    if args.migrate {
+        store.migrate().await?;
+        tracing::info!("migrations applied");
+    }
+    let store = Arc::new(store);
+    let cache = CacheConfig {
+        capacity: args.cache_capacity,
+        ttl: Duration::from_secs(args.cache_ttl_seconds),
+    };
+    let shard = Arc::new(Shard::new(Arc::clone(&store) as Arc<dyn Store>, root_keys, cache));
+    shard.spawn_change_listener();
+
+    if let Some(address) = args.metrics_listen {
+        let listener = net::bind(&address.to_string()).await?;
+        let metrics_address = net::local_address(&listener)?;
+        admin::spawn(listener, shard_metrics(&shard));
+        tracing::info!(listen = %metrics_address, "metrics endpoint ready");
+    }
+
+    let listener = net::bind(&args.listen.to_string()).await?;
+    let listen = net::local_address(&listener)?;
+    tracing::info!(%listen, "keyshard shard ready to serve");
+    tonic::transport::Server::builder()
+        .add_service(Shard::service(&shard))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), net::shutdown_signal())
+        .await?;
+    tracing::info!("keyshard shard stopped");
+    Ok(())
+}
+
+/// The shard's counters: cache answers and SQL statements sent.
+pub(crate) fn shard_metrics(shard: &Arc<Shard>) -> admin::MetricsFn {
+    let shard = Arc::clone(shard);
+    Arc::new(move || {
+        let stats = shard.cache_stats();
+        let mut out = String::new();
+        admin::counter(&mut out, "keyshard_cache_hits_total", "Cache lookups answered from memory.", stats.hits);
+        admin::counter(&mut out, "keyshard_cache_misses_total", "Cache lookups that went to the store.", stats.misses);
+        admin::counter(&mut out, "keyshard_store_queries_total", "SQL statements sent to the store.", shard.store_queries());
+        out
+    })
+}
