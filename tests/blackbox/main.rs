@@ -1,1 +1,16 @@
-//! Black-box tests.
+//! Black-box tests: each starts its own `keyshard dev`, drives it over the AWS KMS JSON 1.1
+//! protocol with the AWS SDK for Rust or raw HTTP/1.1, and then checks the service log.
+
+mod alias_names;
+mod aliases;
+mod ciphertexts;
+mod data_keys;
+mod encrypt_decrypt;
+mod harness;
+mod keys;
+mod paging;
+mod protocol;
+mod random;
+mod raw_http;
+mod restart;
+mod support;

@@ -68,9 +68,9 @@ async fn handle(
 
     let result = async {
         let (parts, body) = req.into_parts();
+        protocol::authenticate(gateway.auth, &parts.headers)?;
         let op = protocol::operation(&parts.method, parts.uri.path(), &parts.headers)?;
         tracing::Span::current().record("operation", op.as_str());
-        protocol::authenticate(gateway.auth, &parts.headers)?;
         let body = protocol::read_body(body).await?;
         ops::dispatch(&gateway, op, &body).await
     }

@@ -1,0 +1,104 @@
+//! Durability: keys, aliases and ciphertexts outlive a restart of `keyshard dev` on the same
+//! data directory.
+
+use aws_sdk_kms::types::DataKeySpec;
+
+use crate::harness::Keyshard;
+use crate::support::{blob, context, create_key, key_arn};
+
+#[tokio::test]
+async fn a_key_and_its_alias_survive_a_restart_and_old_ciphertexts_still_decrypt() {
+    let ks = Keyshard::start().await;
+    let client = ks.client();
+    let key_id = create_key(&client).await;
+    client
+        .create_alias()
+        .alias_name("alias/durable")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .expect("CreateAlias");
+    let encrypted = client
+        .encrypt()
+        .key_id("alias/durable")
+        .plaintext(blob("written before the restart"))
+        .encryption_context("stage", "before")
+        .send()
+        .await
+        .expect("Encrypt");
+    let ciphertext = encrypted.ciphertext_blob().expect("CiphertextBlob").clone();
+    let data_key = client
+        .generate_data_key()
+        .key_id(&key_id)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await
+        .expect("GenerateDataKey");
+    let described = client.describe_key().key_id(&key_id).send().await;
+    let metadata_before = described.expect("DescribeKey").key_metadata().cloned();
+    let aliases = client.list_aliases().send().await;
+    let aliases_before = aliases.expect("ListAliases").aliases().to_vec();
+
+    let ks = ks.restart().await;
+    let client = ks.client();
+
+    let described = client.describe_key().key_id("alias/durable").send().await;
+    assert_eq!(
+        described.expect("DescribeKey").key_metadata().cloned(),
+        metadata_before
+    );
+    let aliases = client.list_aliases().send().await;
+    assert_eq!(aliases.expect("ListAliases").aliases(), aliases_before);
+    let listed = client.list_keys().send().await.expect("ListKeys");
+    let ids: Vec<&str> = listed.keys().iter().filter_map(|k| k.key_id()).collect();
+    assert_eq!(ids, [key_id.as_str()]);
+
+    let decrypted = client
+        .decrypt()
+        .ciphertext_blob(ciphertext)
+        .set_encryption_context(Some(context(&[("stage", "before")])))
+        .send()
+        .await
+        .expect("Decrypt after the restart");
+    assert_eq!(
+        (decrypted.key_id(), decrypted.plaintext()),
+        (
+            Some(key_arn(&key_id).as_str()),
+            Some(&blob("written before the restart"))
+        )
+    );
+    let data_key_blob = data_key.ciphertext_blob().expect("CiphertextBlob").clone();
+    let decrypted = client.decrypt().ciphertext_blob(data_key_blob).send().await;
+    assert_eq!(
+        decrypted.expect("Decrypt after the restart").plaintext(),
+        data_key.plaintext()
+    );
+    let encrypted = client
+        .encrypt()
+        .key_id("alias/durable")
+        .plaintext(blob("written after the restart"))
+        .send()
+        .await
+        .expect("Encrypt after the restart");
+    assert_eq!(encrypted.key_id(), Some(key_arn(&key_id).as_str()));
+
+    ks.finish();
+}
+
+#[tokio::test]
+async fn start_in_an_existing_data_directory_reuses_its_keys() {
+    let dir = tempfile::tempdir().expect("a temporary data directory");
+    let first = Keyshard::start_in(dir.path()).await;
+    let key_id = create_key(&first.client()).await;
+    first.finish();
+
+    let second = Keyshard::start_in(dir.path()).await;
+    let described = second.client().describe_key().key_id(&key_id).send().await;
+    let metadata = described.expect("DescribeKey after the restart");
+    assert_eq!(
+        metadata.key_metadata().and_then(|m| m.arn()),
+        Some(key_arn(&key_id).as_str())
+    );
+
+    second.finish();
+}
