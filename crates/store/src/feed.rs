@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use keyshard_core::id::{AccountId, AliasName, KeyId};
 use tokio::sync::broadcast;
 
 use crate::StoreChange;
@@ -59,11 +60,81 @@ impl StoreChange {
             Self::All => "all".to_owned(),
         }
     }
+
+    /// Reads a payload written by [`StoreChange::to_notice`]; `None` for anything else.
+    pub(crate) fn from_notice(notice: &str) -> Option<Self> {
+        if notice == "all" {
+            return Some(Self::All);
+        }
+        let mut parts = notice.splitn(3, ':');
+        let (kind, account, subject) = (parts.next()?, parts.next()?, parts.next()?);
+        let account: AccountId = account.parse().ok()?;
+        match kind {
+            "key" => Some(Self::Key {
+                account,
+                key_id: KeyId::parse(subject)?,
+            }),
+            "alias" => Some(Self::Alias {
+                account,
+                name: AliasName::parse(subject).ok()?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn account() -> AccountId {
+        "111122223333"
+            .parse()
+            .expect("the test account is 12 digits")
+    }
+
+    #[test]
+    fn every_change_survives_its_notice_form() {
+        let changes = [
+            StoreChange::Key {
+                account: account(),
+                key_id: KeyId::from_bytes([0xab; 16]),
+            },
+            StoreChange::Alias {
+                account: account(),
+                name: AliasName::parse("alias/payroll/2024_q1-x").expect("a valid alias name"),
+            },
+            StoreChange::All,
+        ];
+
+        for change in changes {
+            assert_eq!(StoreChange::from_notice(&change.to_notice()), Some(change));
+        }
+        assert_eq!(
+            StoreChange::Key {
+                account: account(),
+                key_id: KeyId::from_bytes([0xab; 16])
+            }
+            .to_notice(),
+            "key:111122223333:abababab-abab-abab-abab-abababababab"
+        );
+    }
+
+    #[test]
+    fn malformed_notices_are_refused() {
+        for notice in [
+            "",
+            "key",
+            "key:111122223333",
+            "key:1111:abababab-abab-abab-abab-abababababab",
+            "key:111122223333:not-a-key-id",
+            "alias:111122223333:payroll",
+            "grant:111122223333:x",
+            "ALL",
+        ] {
+            assert_eq!(StoreChange::from_notice(notice), None, "{notice:?}");
+        }
+    }
 
     #[test]
     fn the_statement_count_starts_at_zero_and_counts_each_note() {

@@ -1,5 +1,5 @@
-//! Keyshard's key store: the [`Store`] trait the shard talks to, the records it holds, and the
-//! embedded SQLite implementation used by `keyshard dev`.
+//! Keyshard's key store: the [`Store`] trait the shard talks to, the records it holds, the
+//! Postgres implementation shards share, and the embedded SQLite one used by `keyshard dev`.
 //!
 //! Key material is stored only wrapped under a root key; the store never sees it in the clear.
 //! Every method takes the caller's account and scopes its queries by it, except the walk that
@@ -7,6 +7,7 @@
 
 mod error;
 mod feed;
+mod postgres;
 mod sql;
 mod sqlite;
 
@@ -15,6 +16,7 @@ use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
 
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Milliseconds since the Unix epoch.
@@ -170,7 +172,8 @@ pub trait Store: Send + Sync + 'static {
     fn changes(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
 
     /// SQL statements this store has sent since it was opened: a warm cache sends none.
-    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) counts; migrations do not.
+    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) counts; migrations and the Postgres
+    /// listener's connection do not.
     fn query_count(&self) -> u64;
 
     /// Aliases of the account in ascending name order, optionally only those pointing at
