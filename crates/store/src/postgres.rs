@@ -70,3 +70,6 @@ impl SqlBacked for PostgresStore {
         &self.core
     }
 }
+
+#[cfg(test)]
+mod tests;

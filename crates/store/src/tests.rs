@@ -6,16 +6,19 @@ mod aliases;
 mod changes;
 mod keys;
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 use crate::{
-    AccountKeyVersion, AliasRecord, KeyRecord, KeyVersion, SqliteStore, Store, StoreChange,
-    StoreError,
+    AccountKeyVersion, AliasRecord, KeyRecord, KeyVersion, PostgresStore, SqliteStore, Store,
+    StoreChange, StoreError,
 };
 
 /// Runs every conformance test against one backend. `$open` names an async fn in this module
@@ -60,9 +63,13 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite, open_sqlite);
+conformance!(postgres, open_postgres);
 
 pub(crate) const ACCOUNT: &str = "111122223333";
 pub(crate) const OTHER_ACCOUNT: &str = "444455556666";
+
+/// A Postgres server on which the test user may create databases; `scripts/test` starts one.
+const DATABASE_URL_VAR: &str = "KEYSHARD_TEST_DATABASE_URL";
 
 /// How long a test waits for an announcement before failing; they arrive in milliseconds.
 const CHANGE_WAIT: Duration = Duration::from_secs(10);
@@ -76,6 +83,44 @@ pub(crate) async fn open_sqlite() -> (SqliteStore, TempDir) {
         .await
         .unwrap();
     (store, dir)
+}
+
+/// A database of its own on the server named by `KEYSHARD_TEST_DATABASE_URL`, so that tests can
+/// run in parallel. It is left behind: `scripts/test` throws the whole server away.
+#[derive(Debug)]
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
+}
+
+pub(crate) async fn open_postgres() -> (PostgresStore, TestDatabase) {
+    let Ok(server_url) = std::env::var(DATABASE_URL_VAR) else {
+        panic!(
+            "{DATABASE_URL_VAR} is not set: run `scripts/test`, which starts a private Postgres \
+             for these tests and sets it"
+        );
+    };
+    let name = format!(
+        "keyshard_test_{}",
+        KeyId::generate().to_string().replace('-', "")
+    );
+
+    let mut server = PgConnection::connect(&server_url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to {DATABASE_URL_VAR}: {err}"));
+    server
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    server.close().await.unwrap();
+
+    let url = PgConnectOptions::from_str(&server_url)
+        .unwrap()
+        .database(&name)
+        .to_url_lossy()
+        .to_string();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, TestDatabase { url })
 }
 
 pub(crate) fn account(id: &str) -> AccountId {
