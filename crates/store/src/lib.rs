@@ -1,10 +1,14 @@
-//! Keyshard's key store: the [`Store`] trait the shard talks to, the records it holds, and the
-//! embedded SQLite implementation used by `keyshard dev`.
+//! Keyshard's key store: the [`Store`] trait the shard talks to, the records it holds, the
+//! Postgres implementation shards share, and the embedded SQLite one used by `keyshard dev`.
 //!
 //! Key material is stored only wrapped under a root key; the store never sees it in the clear.
-//! Every method takes the caller's account and scopes its queries by it.
+//! Every method takes the caller's account and scopes its queries by it, except the walk that
+//! re-wraps versions under a new root key.
 
 mod error;
+mod feed;
+mod postgres;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -12,6 +16,7 @@ use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
 
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Milliseconds since the Unix epoch.
@@ -44,6 +49,26 @@ pub struct KeyVersion {
     /// Nonce, ciphertext and tag of the backing key; never the key itself.
     pub wrapped_material: Vec<u8>,
     pub created_at: Millis,
+}
+
+/// A stored backing version together with the account that owns it, as the root-key
+/// re-wrapping walk sees it.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct AccountKeyVersion {
+    pub account: AccountId,
+    pub version: KeyVersion,
+}
+
+/// A committed change that makes cached copies stale. Stores announce each one after (or, on
+/// Postgres, atomically with) its commit; shards drop what they cached for it.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum StoreChange {
+    /// A key's metadata, state or versions changed.
+    Key { account: AccountId, key_id: KeyId },
+    /// An alias was created, moved or deleted.
+    Alias { account: AccountId, name: AliasName },
+    /// Announcements may have been missed (the listener reconnected): drop everything.
+    All,
 }
 
 /// An alias and the key it points to.
@@ -111,6 +136,45 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an alias. Returns false if it did not exist.
     async fn delete_alias(&self, account: &AccountId, name: &AliasName)
     -> Result<bool, StoreError>;
+
+    /// Sets a key's state and deletion date, and announces the change. Returns false if the
+    /// key does not exist.
+    async fn set_key_state(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        deletion_date: Option<Millis>,
+    ) -> Result<bool, StoreError>;
+
+    /// Backing versions of every account not wrapped under `root_key_id`, in (account, key id,
+    /// version) order, starting after `after`, at most `limit` of them. An administrative walk
+    /// across accounts, used only to re-wrap under a new root key.
+    async fn versions_not_wrapped_under(
+        &self,
+        root_key_id: &str,
+        after: Option<(&AccountId, KeyId, u32)>,
+        limit: u32,
+    ) -> Result<Vec<AccountKeyVersion>, StoreError>;
+
+    /// Replaces the wrapping of one version if it is still wrapped under `old_root_key_id`
+    /// (compare-and-set, so concurrent re-wraps are safe). Returns whether it replaced it.
+    async fn rewrap_version(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+        old_root_key_id: &str,
+        new: &KeyVersion,
+    ) -> Result<bool, StoreError>;
+
+    /// A feed of the changes committed from now on, by this process or (Postgres) any other.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
+
+    /// SQL statements this store has sent since it was opened: a warm cache sends none.
+    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) counts; migrations and the Postgres
+    /// listener's connection do not.
+    fn query_count(&self) -> u64;
 
     /// Aliases of the account in ascending name order, optionally only those pointing at
     /// `target`, starting after the name `after`, at most `limit` of them.

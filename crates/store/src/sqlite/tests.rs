@@ -1,6 +1,7 @@
 //! Tests that only the SQLite backend needs: its file, its raw rows, its pool.
 
 use super::*;
+use crate::Store;
 use crate::tests::{
     ACCOUNT, account, alias_record, create_key, first_version, key_id, key_record, open_sqlite,
 };
@@ -14,7 +15,7 @@ async fn data_survives_closing_and_reopening_the_file() {
     let key = create_key(&store, &account, key_id(0x42)).await;
     let alias = alias_record(&account, "alias/payroll", key_id(0x42));
     store.create_alias(&alias, 100).await.unwrap();
-    store.pool.close().await;
+    store.core.pool.close().await;
     drop(store);
 
     let reopened = SqliteStore::open(&path).await.unwrap();
@@ -41,7 +42,7 @@ async fn a_row_with_an_unknown_key_spec_is_corrupt() {
     let account = account(ACCOUNT);
     create_key(&store, &account, key_id(0x42)).await;
     sqlx::query("UPDATE keys SET key_spec = 'AES_512'")
-        .execute(&store.pool)
+        .execute(&store.core.pool)
         .await
         .unwrap();
 
@@ -55,7 +56,7 @@ async fn a_row_with_an_unknown_key_spec_is_corrupt() {
 async fn a_closed_store_is_unavailable() {
     let (store, _dir) = open_sqlite().await;
     let account = account(ACCOUNT);
-    store.pool.close().await;
+    store.core.pool.close().await;
 
     let read = store.key(&account, key_id(0x42)).await;
     assert!(
