@@ -8,6 +8,7 @@ mod data_keys;
 mod encrypt_decrypt;
 mod harness;
 mod keys;
+mod lifecycle;
 mod paging;
 mod protocol;
 mod random;

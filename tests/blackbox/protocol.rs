@@ -196,10 +196,10 @@ async fn an_operation_keyshard_does_not_implement_is_an_unsupported_operation() 
     let client = ks.client();
     let key_id = create_key(&client).await;
 
-    let disabled = failure(client.disable_key().key_id(&key_id).send().await);
-    assert_eq!(disabled.kind(), (400, "UnsupportedOperationException"));
+    let scheduled = failure(client.schedule_key_deletion().key_id(&key_id).send().await);
+    assert_eq!(scheduled.kind(), (400, "UnsupportedOperationException"));
     let (status, body) = ks
-        .raw("ScheduleKeyDeletion", &json!({"KeyId": key_id}))
+        .raw("TagResource", &json!({"KeyId": key_id, "Tags": []}))
         .await;
     assert_eq!(
         (status, body.get("__type")),

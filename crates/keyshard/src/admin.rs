@@ -37,7 +37,10 @@ pub(crate) fn spawn(listener: TcpListener, metrics: MetricsFn) {
     });
 }
 
-async fn answer(metrics: MetricsFn, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    metrics: MetricsFn,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body) = match req.uri().path() {
         "/metrics" => (StatusCode::OK, metrics()),
         "/healthz" | "/readyz" => (StatusCode::OK, "ok\n".to_owned()),
@@ -51,5 +54,8 @@ async fn answer(metrics: MetricsFn, req: Request<Incoming>) -> Result<Response<F
 /// One counter in the Prometheus text format.
 pub(crate) fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     use std::fmt::Write as _;
-    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    let _ = write!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+    );
 }

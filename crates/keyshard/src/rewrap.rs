@@ -24,12 +24,19 @@ pub(crate) enum RewrapCommandError {
 
 pub(crate) async fn run(args: RewrapArgs) -> Result<(), RewrapCommandError> {
     let ring = root_key::ring(&args.root_keys)?;
-    let region = args.region.parse().map_err(|_| RewrapCommandError::Region(args.region.clone()))?;
+    let region = args
+        .region
+        .parse()
+        .map_err(|_| RewrapCommandError::Region(args.region.clone()))?;
     let store = PostgresStore::connect(&args.database_url).await?;
     let active = ring.active().id().to_owned();
 
     let report = rewrap_all(&store, &ring, &region, args.batch_size, |report| {
-        tracing::info!(rewrapped = report.rewrapped, skipped = report.skipped, "re-wrapping");
+        tracing::info!(
+            rewrapped = report.rewrapped,
+            skipped = report.skipped,
+            "re-wrapping"
+        );
     })
     .await?;
     tracing::info!(

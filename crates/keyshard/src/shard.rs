@@ -40,7 +40,11 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         capacity: args.cache_capacity,
         ttl: Duration::from_secs(args.cache_ttl_seconds),
     };
-    let shard = Arc::new(Shard::new(Arc::clone(&store) as Arc<dyn Store>, root_keys, cache));
+    let shard = Arc::new(Shard::new(
+        Arc::clone(&store) as Arc<dyn Store>,
+        root_keys,
+        cache,
+    ));
     shard.spawn_change_listener();
 
     if let Some(address) = args.metrics_listen {
@@ -67,9 +71,24 @@ pub(crate) fn shard_metrics(shard: &Arc<Shard>) -> admin::MetricsFn {
     Arc::new(move || {
         let stats = shard.cache_stats();
         let mut out = String::new();
-        admin::counter(&mut out, "keyshard_cache_hits_total", "Cache lookups answered from memory.", stats.hits);
-        admin::counter(&mut out, "keyshard_cache_misses_total", "Cache lookups that went to the store.", stats.misses);
-        admin::counter(&mut out, "keyshard_store_queries_total", "SQL statements sent to the store.", shard.store_queries());
+        admin::counter(
+            &mut out,
+            "keyshard_cache_hits_total",
+            "Cache lookups answered from memory.",
+            stats.hits,
+        );
+        admin::counter(
+            &mut out,
+            "keyshard_cache_misses_total",
+            "Cache lookups that went to the store.",
+            stats.misses,
+        );
+        admin::counter(
+            &mut out,
+            "keyshard_store_queries_total",
+            "SQL statements sent to the store.",
+            shard.store_queries(),
+        );
         out
     })
 }

@@ -67,9 +67,15 @@ impl Shard {
                 let change = changes.recv().await;
                 let Some(shard) = shard.upgrade() else { return };
                 match change {
-                    Ok(StoreChange::Key { account, key_id }) => shard.cache.invalidate_key(&account, key_id),
-                    Ok(StoreChange::Alias { account, name }) => shard.cache.invalidate_alias(&account, &name),
-                    Ok(StoreChange::All) | Err(RecvError::Lagged(_)) => shard.cache.invalidate_all(),
+                    Ok(StoreChange::Key { account, key_id }) => {
+                        shard.cache.invalidate_key(&account, key_id)
+                    }
+                    Ok(StoreChange::Alias { account, name }) => {
+                        shard.cache.invalidate_alias(&account, &name)
+                    }
+                    Ok(StoreChange::All) | Err(RecvError::Lagged(_)) => {
+                        shard.cache.invalidate_all()
+                    }
                     Err(RecvError::Closed) => return,
                 }
             }

@@ -9,7 +9,9 @@ use keyshard_store::{KeyVersion, Store, StoreError};
 /// Why re-wrapping stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RewrapError {
-    #[error("key version {key_id}#{version} is wrapped under root key `{root_key_id}`, which was not given")]
+    #[error(
+        "key version {key_id}#{version} is wrapped under root key `{root_key_id}`, which was not given"
+    )]
     MissingRootKey {
         key_id: KeyId,
         version: u32,
@@ -58,32 +60,53 @@ pub async fn rewrap_all(
         let Some(last) = batch.last() else {
             return Ok(report);
         };
-        after = Some((last.account.clone(), last.version.key_id, last.version.version));
+        after = Some((
+            last.account.clone(),
+            last.version.key_id,
+            last.version.version,
+        ));
 
         for item in &batch {
             let stored = &item.version;
             let (key_id, version) = (stored.key_id, stored.version);
-            let old = ring.get(&stored.root_key_id).ok_or_else(|| RewrapError::MissingRootKey {
-                key_id,
-                version,
-                root_key_id: stored.root_key_id.clone(),
-            })?;
+            let old = ring
+                .get(&stored.root_key_id)
+                .ok_or_else(|| RewrapError::MissingRootKey {
+                    key_id,
+                    version,
+                    root_key_id: stored.root_key_id.clone(),
+                })?;
             let arn = KeyArn {
                 region: region.clone(),
                 account: item.account.clone(),
                 key_id,
             }
             .to_string();
-            let binding = WrapBinding { key_arn: &arn, version };
-            let crypto = |source| RewrapError::Crypto { key_id, version, source };
-            let backing = old.unwrap(&stored.wrapped_material, binding).map_err(crypto)?;
+            let binding = WrapBinding {
+                key_arn: &arn,
+                version,
+            };
+            let crypto = |source| RewrapError::Crypto {
+                key_id,
+                version,
+                source,
+            };
+            let backing = old
+                .unwrap(&stored.wrapped_material, binding)
+                .map_err(crypto)?;
             let rewrapped = KeyVersion {
                 root_key_id: active.id().to_owned(),
                 wrapped_material: active.wrap(&backing, binding).map_err(crypto)?,
                 ..stored.clone()
             };
             let replaced = store
-                .rewrap_version(&item.account, key_id, version, &stored.root_key_id, &rewrapped)
+                .rewrap_version(
+                    &item.account,
+                    key_id,
+                    version,
+                    &stored.root_key_id,
+                    &rewrapped,
+                )
                 .await?;
             if replaced {
                 report.rewrapped += 1;
