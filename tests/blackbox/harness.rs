@@ -30,27 +30,27 @@ pub(crate) const ACCOUNT: &str = "111122223333";
 pub(crate) const REGION: &str = "us-east-1";
 
 pub(crate) const ACCESS_KEY_ID: &str = "AKIDBLACKBOXTESTS000";
-const SECRET_ACCESS_KEY: &str = "blackbox+secret/access-key-0123456789ABCDEF";
+pub(crate) const SECRET_ACCESS_KEY: &str = "blackbox+secret/access-key-0123456789ABCDEF";
 const READY_LINE: &str = "keyshard ready to serve";
 /// The one WARN line `keyshard dev` is expected to log, once per start.
 const EXPECTED_WARNING: &str = "development mode:";
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Secrets shorter than this are not searched for in the log: they would match by chance.
-const MIN_SECRET_LEN: usize = 8;
+pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// What the test saw of the service: secrets it must never log and every response status.
 #[derive(Debug, Default)]
-struct Observed {
-    secrets: Vec<Vec<u8>>,
-    responses: Vec<Seen>,
+pub(crate) struct Observed {
+    pub(crate) secrets: Vec<Vec<u8>>,
+    pub(crate) responses: Vec<Seen>,
 }
 
 #[derive(Debug)]
-struct Seen {
-    request: String,
-    status: u16,
-    has_request_id: bool,
+pub(crate) struct Seen {
+    pub(crate) request: String,
+    pub(crate) status: u16,
+    pub(crate) has_request_id: bool,
 }
 
 impl Observed {
@@ -69,7 +69,7 @@ impl Observed {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -174,29 +174,7 @@ impl Keyshard {
 
     /// An SDK client for this Keyshard. Retries are off, so a 5xx reaches the test.
     pub(crate) fn client(&self) -> Client {
-        let config = aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                ACCESS_KEY_ID,
-                SECRET_ACCESS_KEY,
-                None,
-                None,
-                "blackbox",
-            ))
-            .endpoint_url(format!("http://{}", self.address))
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(IO_TIMEOUT)
-                    .build(),
-            )
-            .interceptor(Recorder {
-                observed: Arc::clone(&self.observed),
-            })
-            .build();
-        Client::from_conf(config)
+        sdk_client(&self.address, &self.observed)
     }
 
     /// Sends `body` to `TrentService.<target>` with the headers an SDK sends, and returns the
@@ -299,7 +277,39 @@ impl Drop for Keyshard {
     }
 }
 
-fn collect_log(stderr: ChildStderr, log: &Mutex<Vec<u8>>, lines: &mpsc::UnboundedSender<String>) {
+/// An SDK client for the JSON API at `address` that records what it sees into `observed`.
+/// Retries are off, so a 5xx reaches the test.
+pub(crate) fn sdk_client(address: &str, observed: &Arc<Mutex<Observed>>) -> Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "blackbox",
+        ))
+        .endpoint_url(format!("http://{address}"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(IO_TIMEOUT)
+                .build(),
+        )
+        .interceptor(Recorder {
+            observed: Arc::clone(observed),
+        })
+        .build();
+    Client::from_conf(config)
+}
+
+pub(crate) fn collect_log(
+    stderr: ChildStderr,
+    log: &Mutex<Vec<u8>>,
+    lines: &mpsc::UnboundedSender<String>,
+) {
     let mut reader = BufReader::new(stderr);
     let mut line = Vec::new();
     loop {
@@ -315,7 +325,7 @@ fn collect_log(stderr: ChildStderr, log: &Mutex<Vec<u8>>, lines: &mpsc::Unbounde
     }
 }
 
-fn listen_address(line: &str) -> Option<String> {
+pub(crate) fn listen_address(line: &str) -> Option<String> {
     let (_, rest) = line.split_once("listen=")?;
     let address = rest.split_whitespace().next()?;
     Some(address.to_owned())
@@ -329,7 +339,7 @@ fn is_unexpected_line(line: &str) -> bool {
 }
 
 /// How `secret` appears in the log, if it does.
-fn leaked_form(log: &[u8], text: &str, secret: &[u8]) -> Option<&'static str> {
+pub(crate) fn leaked_form(log: &[u8], text: &str, secret: &[u8]) -> Option<&'static str> {
     if log.windows(secret.len()).any(|w| w == secret) {
         return Some("raw");
     }

@@ -4,6 +4,7 @@
 mod alias_names;
 mod aliases;
 mod ciphertexts;
+mod cluster;
 mod data_keys;
 mod encrypt_decrypt;
 mod harness;

@@ -88,8 +88,9 @@ async fn handle(
             .extensions()
             .get::<Outcome>()
             .map_or("ok", |o| o.0);
+        // A 5xx's cause is logged where it happened; the access line only flags it.
         if status >= 500 {
-            tracing::error!(target: "keyshard::access", status, outcome, latency_us, "request failed");
+            tracing::warn!(target: "keyshard::access", status, outcome, latency_us, "request failed");
         } else {
             tracing::info!(target: "keyshard::access", status, outcome, latency_us, "request");
         }

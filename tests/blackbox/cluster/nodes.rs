@@ -1,0 +1,376 @@
+//! The production topology on loopback: a private database on the test Postgres, shards and
+//! gateways as separate `keyshard` processes, and what the tests need to watch and break them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr as _;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use aws_sdk_kms::Client;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _, PgConnection};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+
+use crate::harness::{
+    MIN_SECRET_LEN, Observed, SECRET_ACCESS_KEY, START_TIMEOUT, collect_log, leaked_form,
+    listen_address, lock, sdk_client,
+};
+
+const DATABASE_URL_VAR: &str = "KEYSHARD_TEST_DATABASE_URL";
+/// The warning every gateway logs at start while signatures are not verified.
+const UNVERIFIED_WARNING: &str = "SigV4 signatures are not verified";
+
+/// One `keyshard` process.
+pub(crate) struct Node {
+    name: String,
+    child: Option<Child>,
+    pub(crate) address: String,
+    pub(crate) metrics: Option<String>,
+    log: Arc<Mutex<Vec<u8>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts `keyshard <args>` and waits for its ready line.
+    async fn start(name: String, args: Vec<OsString>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyshard"));
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("KEYSHARD_") {
+                command.env_remove(var);
+            }
+        }
+        let mut child = command
+            .args(&args)
+            .env("KEYSHARD_LOG", "info,keyshard=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the keyshard binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (lines_tx, mut lines_rx) = mpsc::unbounded_channel();
+        let reader = std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || collect_log(stderr, &log, &lines_tx)
+        });
+        let mut node = Self {
+            name,
+            child: Some(child),
+            address: String::new(),
+            metrics: None,
+            log,
+            reader: Some(reader),
+        };
+        let ready = tokio::time::timeout(START_TIMEOUT, async {
+            let mut metrics = None;
+            while let Some(line) = lines_rx.recv().await {
+                if line.contains("metrics endpoint ready") {
+                    metrics = listen_address(&line);
+                } else if line.contains("ready to serve") {
+                    return listen_address(&line).map(|address| (address, metrics));
+                }
+            }
+            None
+        })
+        .await;
+        match ready {
+            Ok(Some((address, metrics))) => {
+                node.address = address;
+                node.metrics = metrics;
+                node
+            }
+            _ => {
+                node.kill();
+                panic!(
+                    "{} did not become ready; its log:\n{}",
+                    node.name,
+                    node.log_text()
+                );
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child
+                .wait()
+                .expect("the keyshard process can be waited for");
+        }
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the log reader does not panic");
+        }
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.log)).into_owned()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A database of its own, `shards` shards and `gateways` gateways over all of them.
+pub(crate) struct Cluster {
+    dir: TempDir,
+    pub(crate) database_url: String,
+    pub(crate) root_key_file: PathBuf,
+    pub(crate) shards: Vec<Node>,
+    pub(crate) gateways: Vec<Node>,
+    observed: Arc<Mutex<Observed>>,
+    /// Whether a 503 (no shard could answer) is an expected outcome of the test.
+    unavailable_expected: bool,
+}
+
+impl Cluster {
+    pub(crate) async fn start(shards: usize, gateways: usize) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let database_url = create_database().await;
+        let root_key_file = dir.path().join("root-key");
+        std::fs::write(&root_key_file, format!("{}\n", "5a".repeat(32))).expect("root key");
+
+        let migrate = Command::new(env!("CARGO_BIN_EXE_keyshard"))
+            .args(["migrate", "--database-url", &database_url])
+            .output()
+            .expect("keyshard migrate runs");
+        assert!(
+            migrate.status.success(),
+            "keyshard migrate failed:\n{}",
+            String::from_utf8_lossy(&migrate.stderr)
+        );
+
+        let observed = Observed {
+            secrets: vec![SECRET_ACCESS_KEY.as_bytes().to_vec()],
+            responses: Vec::new(),
+        };
+        let mut cluster = Self {
+            dir,
+            database_url,
+            root_key_file,
+            shards: Vec::new(),
+            gateways: Vec::new(),
+            observed: Arc::new(Mutex::new(observed)),
+            unavailable_expected: false,
+        };
+        for _ in 0..shards {
+            let shard = cluster.start_shard(&[]).await;
+            cluster.shards.push(shard);
+        }
+        let all: Vec<usize> = (0..shards).collect();
+        for _ in 0..gateways {
+            cluster.add_gateway(&all).await;
+        }
+        cluster
+    }
+
+    /// Starts a shard on this cluster's database with extra flags.
+    pub(crate) async fn start_shard(&self, extra: &[&str]) -> Node {
+        let mut args: Vec<OsString> = [
+            "shard",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        args.extend(["--database-url".into(), self.database_url.clone().into()]);
+        if !extra.contains(&"--root-key-file") {
+            args.extend([
+                "--root-key-file".into(),
+                self.root_key_file.clone().into_os_string(),
+            ]);
+        }
+        args.extend(extra.iter().map(OsString::from));
+        Node::start(format!("shard {}", self.shards.len()), args).await
+    }
+
+    /// Starts a gateway over the shards with these indices and returns its index.
+    pub(crate) async fn add_gateway(&mut self, shards: &[usize]) -> usize {
+        let addresses: Vec<&str> = shards
+            .iter()
+            .map(|&i| self.shards[i].address.as_str())
+            .collect();
+        let args = [
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--shards",
+            &addresses.join(","),
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        let gateway = Node::start(format!("gateway {}", self.gateways.len()), args).await;
+        self.gateways.push(gateway);
+        self.gateways.len() - 1
+    }
+
+    /// A file in the cluster's temporary directory.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn client(&self, gateway: usize) -> Client {
+        sdk_client(&self.gateways[gateway].address, &self.observed)
+    }
+
+    /// A counter from a shard's `/metrics`.
+    pub(crate) async fn metric(&self, shard: usize, name: &str) -> u64 {
+        let address = self.shards[shard]
+            .metrics
+            .as_deref()
+            .expect("the shard serves metrics");
+        let body = http_get(address, "/metrics").await;
+        body.lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{name} is not in the metrics:\n{body}"))
+    }
+
+    /// A connection to the cluster's database, for reading what it stores.
+    pub(crate) async fn database(&self) -> PgConnection {
+        PgConnection::connect(&self.database_url)
+            .await
+            .expect("the test database accepts connections")
+    }
+
+    /// Lets the test's calls be answered with HTTP 503, as they are when every shard a gateway
+    /// knows is gone.
+    pub(crate) fn expect_unavailable(&mut self) {
+        self.unavailable_expected = true;
+    }
+
+    /// Stops every process and fails on WARN or ERROR lines other than the allowed ones (the
+    /// unverified-signature warning always is), on panics, on any 5xx, and on any secret the
+    /// test handled appearing in a log.
+    pub(crate) fn finish(mut self, allowed_warnings: &[&str]) {
+        let mut nodes: Vec<Node> = self
+            .shards
+            .drain(..)
+            .chain(self.gateways.drain(..))
+            .collect();
+        for node in &mut nodes {
+            node.kill();
+        }
+        let observed = lock(&self.observed);
+        for seen in &observed.responses {
+            let allowed = self.unavailable_expected && seen.status == 503;
+            assert!(
+                seen.status < 500 || allowed,
+                "{} was answered with HTTP {}",
+                seen.request,
+                seen.status
+            );
+        }
+        for node in &nodes {
+            let log = lock(&node.log).clone();
+            let text = String::from_utf8_lossy(&log);
+            let unexpected: Vec<&str> = text
+                .lines()
+                .filter(|line| {
+                    let level = line.split_whitespace().nth(1);
+                    let flagged = matches!(level, Some("WARN" | "ERROR"))
+                        && !line.contains(UNVERIFIED_WARNING)
+                        && !allowed_warnings.iter().any(|w| line.contains(w));
+                    flagged || line.contains("panicked")
+                })
+                .collect();
+            assert!(
+                unexpected.is_empty(),
+                "unexpected lines in the log of {}:\n{}",
+                node.name,
+                unexpected.join("\n")
+            );
+            for secret in observed
+                .secrets
+                .iter()
+                .filter(|s| s.len() >= MIN_SECRET_LEN)
+            {
+                if let Some(form) = leaked_form(&log, &text, secret) {
+                    panic!("a secret appears in the log of {} {form}", node.name);
+                }
+            }
+        }
+    }
+
+    /// Every secret the test's clients sent or received.
+    pub(crate) fn secrets(&self) -> Vec<Vec<u8>> {
+        lock(&self.observed).secrets.clone()
+    }
+}
+
+/// Creates an empty database on the test server and returns its URL.
+async fn create_database() -> String {
+    let Ok(server_url) = std::env::var(DATABASE_URL_VAR) else {
+        panic!(
+            "{DATABASE_URL_VAR} is not set: run `scripts/test`, which starts a private Postgres \
+             for these tests and sets it"
+        );
+    };
+    let name = format!("cluster_{}", uuid_like());
+    let mut server = PgConnection::connect(&server_url)
+        .await
+        .expect("the test Postgres accepts connections");
+    server
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("CREATE DATABASE");
+    server.close().await.ok();
+    PgConnectOptions::from_str(&server_url)
+        .expect("a valid URL")
+        .database(&name)
+        .to_url_lossy()
+        .to_string()
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{nanos:x}{:x}", std::process::id())
+}
+
+/// A plain HTTP/1.1 GET, for the metrics endpoint.
+async fn http_get(address: &str, path: &str) -> String {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("the metrics endpoint accepts");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("response read");
+        response
+    };
+    let response = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("the metrics endpoint answers");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "metrics answered {head}");
+    body.to_owned()
+}
