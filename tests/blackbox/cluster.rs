@@ -477,3 +477,81 @@ async fn a_new_root_key_rewraps_every_version_while_shards_serve() {
 
     cluster.finish(&[FAILOVER_WARNING]);
 }
+
+#[tokio::test]
+async fn calls_fail_cleanly_while_postgres_is_down_and_recover_when_it_returns() {
+    let mut cluster = Cluster::start_exclusive(2, 1).await;
+    let client = cluster.client(0);
+    let warm_key = create_key(&client).await;
+    let warm = client
+        .encrypt()
+        .key_id(&warm_key)
+        .plaintext(blob("kept"))
+        .send()
+        .await
+        .expect("Encrypt");
+    let warm_blob = warm.ciphertext_blob().expect("CiphertextBlob").clone();
+    let mut committed = vec![warm_key.clone()];
+
+    cluster.postgres_ctl("stop");
+    // While the database is down, calls that need it fail with the retryable 503 AWS SDKs back
+    // off on; none hangs and none gets another error.
+    let unavailable = (503, "DependencyTimeoutException");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let created = failure(client.create_key().send().await);
+        assert_eq!(created.kind(), unavailable);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "CreateKey took {:?}",
+            started.elapsed()
+        );
+        let unknown = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let described = failure(client.describe_key().key_id(unknown).send().await);
+        assert_eq!(described.kind(), unavailable);
+    }
+    cluster.expect_unavailable();
+
+    cluster.postgres_ctl("start");
+    let recovered_at = Instant::now();
+    let created = loop {
+        match client.create_key().send().await {
+            Ok(created) => break created,
+            Err(_) if recovered_at.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => panic!("CreateKey did not recover: {err:?}"),
+        }
+    };
+    committed.push(
+        created
+            .key_metadata()
+            .expect("KeyMetadata")
+            .key_id()
+            .to_owned(),
+    );
+
+    // Nothing committed before the outage is lost, and Keyshard was never restarted.
+    let listed = client.list_keys().send().await.expect("ListKeys");
+    let mut stored: Vec<&str> = listed.keys().iter().filter_map(|k| k.key_id()).collect();
+    stored.sort_unstable();
+    committed.sort_unstable();
+    assert_eq!(stored, committed);
+    let decrypted = client
+        .decrypt()
+        .ciphertext_blob(warm_blob)
+        .send()
+        .await
+        .expect("Decrypt");
+    assert_eq!(
+        decrypted.plaintext().map(|p| p.as_ref().to_vec()),
+        Some(b"kept".to_vec())
+    );
+
+    cluster.finish(&[
+        "request failed",
+        "key store unavailable",
+        "listener",
+        "change feed",
+    ]);
+}

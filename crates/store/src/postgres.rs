@@ -4,12 +4,20 @@
 mod listener;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::Postgres;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::StoreError;
 use crate::sql::{Driver, SqlBacked, SqlCore};
+
+/// Connections one process opens at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a call waits for a connection before it fails as unavailable. Short, so that while
+/// the database is down calls fail promptly with a retryable error instead of hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A [`Store`](crate::Store) in a Postgres database. Clones share the pool and the change listener, which
 /// stops when the last clone is dropped.
@@ -25,7 +33,11 @@ impl PostgresStore {
     /// [`Store::changes`](crate::Store::changes) reports every change committed after this returns. Does not apply
     /// migrations: see [`PostgresStore::migrate`].
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().connect(database_url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(database_url)
+            .await?;
         let core = SqlCore::new(pool);
         let listener = listener::Listener::start(core.pool.clone(), Arc::clone(&core.feed)).await?;
         Ok(Self {

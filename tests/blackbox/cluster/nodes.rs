@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _, PgConnection};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::mpsc;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
     MIN_SECRET_LEN, Observed, SECRET_ACCESS_KEY, START_TIMEOUT, collect_log, leaked_form,
@@ -22,6 +22,20 @@ use crate::harness::{
 };
 
 const DATABASE_URL_VAR: &str = "KEYSHARD_TEST_DATABASE_URL";
+const POSTGRES_CTL_VAR: &str = "KEYSHARD_TEST_POSTGRES_CTL";
+
+/// Clusters share the test Postgres; a test that stops it holds this exclusively.
+static POSTGRES: RwLock<()> = RwLock::const_new(());
+
+/// A cluster's claim on the test Postgres.
+#[expect(
+    dead_code,
+    reason = "the guards are held for their Drop, which releases the claim"
+)]
+enum PostgresClaim {
+    Shared(RwLockReadGuard<'static, ()>),
+    Exclusive(RwLockWriteGuard<'static, ()>),
+}
 /// The warning every gateway logs at start while signatures are not verified.
 const UNVERIFIED_WARNING: &str = "SigV4 signatures are not verified";
 
@@ -130,10 +144,22 @@ pub(crate) struct Cluster {
     observed: Arc<Mutex<Observed>>,
     /// Whether a 503 (no shard could answer) is an expected outcome of the test.
     unavailable_expected: bool,
+    postgres: PostgresClaim,
 }
 
 impl Cluster {
     pub(crate) async fn start(shards: usize, gateways: usize) -> Self {
+        let claim = PostgresClaim::Shared(POSTGRES.read().await);
+        Self::start_with(claim, shards, gateways).await
+    }
+
+    /// A cluster that may stop and start the test Postgres: no other cluster runs meanwhile.
+    pub(crate) async fn start_exclusive(shards: usize, gateways: usize) -> Self {
+        let claim = PostgresClaim::Exclusive(POSTGRES.write().await);
+        Self::start_with(claim, shards, gateways).await
+    }
+
+    async fn start_with(postgres: PostgresClaim, shards: usize, gateways: usize) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let database_url = create_database().await;
         let root_key_file = dir.path().join("root-key");
@@ -161,6 +187,7 @@ impl Cluster {
             gateways: Vec::new(),
             observed: Arc::new(Mutex::new(observed)),
             unavailable_expected: false,
+            postgres,
         };
         for _ in 0..shards {
             let shard = cluster.start_shard(&[]).await;
@@ -242,6 +269,21 @@ impl Cluster {
                     .ok()
             })
             .unwrap_or_else(|| panic!("{name} is not in the metrics:\n{body}"))
+    }
+
+    /// Stops (`"stop"`) or starts (`"start"`) the test Postgres; needs an exclusive cluster.
+    pub(crate) fn postgres_ctl(&self, action: &str) {
+        assert!(
+            matches!(self.postgres, PostgresClaim::Exclusive(_)),
+            "only a cluster started with start_exclusive may stop Postgres"
+        );
+        let ctl = std::env::var_os(POSTGRES_CTL_VAR)
+            .unwrap_or_else(|| panic!("{POSTGRES_CTL_VAR} is not set: run `scripts/test`"));
+        let status = Command::new(ctl)
+            .arg(action)
+            .status()
+            .expect("the Postgres control script runs");
+        assert!(status.success(), "postgres {action} failed");
     }
 
     /// A connection to the cluster's database, for reading what it stores.
