@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::error::KmsError;
 
 /// Tags one key may carry (AWS KMS resource quota).
-pub const MAX_TAGS_PER_KEY: usize = 50;
+pub const MAX_TAGS_PER_KEY: u32 = 50;
 
 /// Tag keys beginning with this, in any case, belong to AWS.
 const RESERVED_PREFIX: &[u8] = b"aws:";
@@ -29,7 +29,7 @@ pub fn check_new_tags(tags: &[Tag]) -> Result<(), KmsError> {
     if !tags.iter().all(|tag| keys.insert(tag.key.as_str())) {
         return Err(KmsError::Tag("Duplicate tag keys".to_owned()));
     }
-    if tags.len() > MAX_TAGS_PER_KEY {
+    if tags.len() > MAX_TAGS_PER_KEY as usize {
         return Err(too_many_tags());
     }
     Ok(())
@@ -78,14 +78,14 @@ mod tests {
 
     #[test]
     fn distinct_unreserved_tags_up_to_the_quota_pass() {
-        assert_eq!(check_new_tags(&tags(MAX_TAGS_PER_KEY)), Ok(()));
+        assert_eq!(check_new_tags(&tags(50)), Ok(()));
         assert_eq!(check_new_tags(&[]), Ok(()));
     }
 
     #[test]
     fn one_tag_over_the_quota_is_too_many() {
         assert_eq!(
-            check_new_tags(&tags(MAX_TAGS_PER_KEY + 1)),
+            check_new_tags(&tags(51)),
             Err(KmsError::Tag("Too many tags".to_owned()))
         );
     }

@@ -13,6 +13,8 @@ use keyshard_proto::v1;
 use keyshard_store::{KeyRecord, KeyVersion, StoreError};
 
 use crate::error::{from_crypto, from_store};
+use crate::policies::create_key_policy;
+use crate::tags::create_key_tags;
 use crate::{Shard, now_millis};
 
 /// A key looked up for a caller, with its ARN in the caller's scope.
@@ -180,6 +182,9 @@ impl Shard {
                 "the gateway sent an unknown key spec, usage or origin".to_owned(),
             ));
         };
+        let policy = create_key_policy(scope, req.policy)?;
+        let tags = create_key_tags(req.tags)?;
+
         let now = now_millis();
         let record = KeyRecord {
             account: scope.account.clone(),
@@ -216,7 +221,11 @@ impl Shard {
             created_at: now,
         };
 
-        match self.store.create_key(&record, &version).await {
+        let created = self
+            .store
+            .create_key_with_policy_and_tags(&record, &version, &policy, &tags)
+            .await;
+        match created {
             Ok(()) => {
                 tracing::info!(%key_id, account = %scope.account, "key created");
                 Ok(metadata(&ResolvedKey { record, arn }))
