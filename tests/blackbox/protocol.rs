@@ -199,7 +199,10 @@ async fn an_operation_keyshard_does_not_implement_is_an_unsupported_operation() 
     let scheduled = failure(client.schedule_key_deletion().key_id(&key_id).send().await);
     assert_eq!(scheduled.kind(), (400, "UnsupportedOperationException"));
     let (status, body) = ks
-        .raw("TagResource", &json!({"KeyId": key_id, "Tags": []}))
+        .raw(
+            "ReplicateKey",
+            &json!({"KeyId": key_id, "ReplicaRegion": "us-west-2"}),
+        )
         .await;
     assert_eq!(
         (status, body.get("__type")),

@@ -61,6 +61,9 @@ pub enum KmsError {
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
 
+    #[error("malformed policy document: {0}")]
+    MalformedPolicyDocument(String),
+
     #[error("missing authentication token")]
     MissingAuthenticationToken,
 
@@ -69,6 +72,9 @@ pub enum KmsError {
 
     #[error("request body is not a valid request")]
     Serialization,
+
+    #[error("invalid tags: {0}")]
+    Tag(String),
 
     #[error("unknown operation")]
     UnknownOperation,
@@ -142,6 +148,7 @@ impl KmsError {
             Self::InvalidMarker(m) => (400, "InvalidMarkerException", Some(m)),
             Self::InvalidState(m) => (400, "KMSInvalidStateException", Some(m)),
             Self::LimitExceeded(m) => (400, "LimitExceededException", Some(m)),
+            Self::MalformedPolicyDocument(m) => (400, "MalformedPolicyDocumentException", Some(m)),
             Self::MissingAuthenticationToken => (
                 400,
                 "MissingAuthenticationTokenException",
@@ -149,6 +156,7 @@ impl KmsError {
             ),
             Self::NotFound(m) => (400, "NotFoundException", Some(m)),
             Self::Serialization => (400, "SerializationException", None),
+            Self::Tag(m) => (400, "TagException", Some(m)),
             Self::UnknownOperation => (400, "UnknownOperationException", None),
             Self::UnsupportedOperation(m) => (400, "UnsupportedOperationException", Some(m)),
             Self::Validation(m) => (400, "ValidationException", Some(m)),
@@ -182,9 +190,11 @@ impl KmsError {
             "InvalidMarkerException" => Self::InvalidMarker(m),
             "KMSInvalidStateException" => Self::InvalidState(m),
             "LimitExceededException" => Self::LimitExceeded(m),
+            "MalformedPolicyDocumentException" => Self::MalformedPolicyDocument(m),
             "MissingAuthenticationTokenException" => Self::MissingAuthenticationToken,
             "NotFoundException" => Self::NotFound(m),
             "SerializationException" => Self::Serialization,
+            "TagException" => Self::Tag(m),
             "UnknownOperationException" => Self::UnknownOperation,
             "UnsupportedOperationException" => Self::UnsupportedOperation(m),
             "ValidationException" => Self::Validation(m),
@@ -222,9 +232,11 @@ mod tests {
             KmsError::InvalidMarker(m()),
             KmsError::InvalidState(m()),
             KmsError::LimitExceeded(m()),
+            KmsError::MalformedPolicyDocument(m()),
             KmsError::MissingAuthenticationToken,
             KmsError::NotFound(m()),
             KmsError::Serialization,
+            KmsError::Tag(m()),
             KmsError::UnknownOperation,
             KmsError::UnsupportedOperation(m()),
             KmsError::Validation(m()),

@@ -1,6 +1,6 @@
 //! Keyshard's domain, free of I/O: identifiers, key specs and states, the key-state table, the
 //! AWS error enum and its wire form, model validation, encryption contexts, the ciphertext blob
-//! layout and paging markers.
+//! layout, paging markers, and the rules for tags and key policy documents.
 
 pub mod blob;
 pub mod context;
@@ -8,7 +8,9 @@ pub mod error;
 pub mod id;
 pub mod marker;
 pub mod operation;
+pub mod policy;
 pub mod spec;
+pub mod tags;
 pub mod validate;
 
 pub use error::KmsError;

@@ -4,6 +4,8 @@
 mod aliases;
 mod data;
 mod keys;
+mod policies;
+mod tags;
 
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
@@ -35,6 +37,12 @@ pub(crate) async fn dispatch(
         Operation::Encrypt => data::encrypt(gateway, body).await,
         Operation::Decrypt => data::decrypt(gateway, body).await,
         Operation::GenerateRandom => data::generate_random(gateway, body).await,
+        Operation::TagResource => tags::tag_resource(gateway, body).await,
+        Operation::UntagResource => tags::untag_resource(gateway, body).await,
+        Operation::ListResourceTags => tags::list_resource_tags(gateway, body).await,
+        Operation::GetKeyPolicy => policies::get_key_policy(gateway, body).await,
+        Operation::PutKeyPolicy => policies::put_key_policy(gateway, body).await,
+        Operation::ListKeyPolicies => policies::list_key_policies(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),

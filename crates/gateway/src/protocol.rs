@@ -62,7 +62,10 @@ pub(crate) fn authenticate(mode: AuthMode, headers: &HeaderMap) -> Result<(), Km
 
 /// A SigV4 header names its algorithm and carries Credential, SignedHeaders and Signature.
 fn check_sigv4_shape(value: &str) -> Result<(), KmsError> {
-    let Some(params) = value.strip_prefix("AWS4-HMAC-SHA256 ") else {
+    let params = value
+        .strip_prefix("AWS4-HMAC-SHA256")
+        .filter(|rest| rest.is_empty() || rest.starts_with(' '));
+    let Some(params) = params else {
         return Err(incomplete(
             "Authorization header must use the AWS4-HMAC-SHA256 algorithm",
         ));

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use keyshard_core::id::Scope;
+use keyshard_core::tags::Tag;
 use tonic::Status;
 
 use crate::v1;
@@ -31,6 +32,24 @@ pub fn caller_scope(caller: Option<&v1::Caller>) -> Result<Scope, Status> {
             .parse()
             .map_err(|_| Status::invalid_argument("malformed caller region"))?,
     })
+}
+
+impl From<v1::Tag> for Tag {
+    fn from(tag: v1::Tag) -> Self {
+        Self {
+            key: tag.key,
+            value: tag.value,
+        }
+    }
+}
+
+impl From<Tag> for v1::Tag {
+    fn from(tag: Tag) -> Self {
+        Self {
+            key: tag.key,
+            value: tag.value,
+        }
+    }
 }
 
 macro_rules! redacted_debug {

@@ -13,6 +13,8 @@ use keyshard_proto::v1;
 use keyshard_store::{KeyRecord, KeyVersion, StoreError};
 
 use crate::error::{from_crypto, from_store};
+use crate::policies::create_key_policy;
+use crate::tags::create_key_tags;
 use crate::{Shard, now_millis};
 
 /// A CreateKey request as the shard accepts it: the key id the gateway chose and the key's
@@ -23,6 +25,8 @@ pub(crate) struct NewKey {
     pub(crate) key_spec: KeySpec,
     pub(crate) key_usage: KeyUsage,
     pub(crate) origin: Origin,
+    pub(crate) policy: Option<String>,
+    pub(crate) tags: Vec<v1::Tag>,
 }
 
 impl TryFrom<v1::CreateKeyRequest> for NewKey {
@@ -40,6 +44,8 @@ impl TryFrom<v1::CreateKeyRequest> for NewKey {
             key_spec: KeySpec::parse(&req.key_spec).ok_or_else(|| invalid("key spec"))?,
             key_usage: KeyUsage::parse(&req.key_usage).ok_or_else(|| invalid("key usage"))?,
             origin: Origin::parse(&req.origin).ok_or_else(|| invalid("origin"))?,
+            policy: req.policy,
+            tags: req.tags,
         })
     }
 }
@@ -204,7 +210,12 @@ impl Shard {
             key_spec,
             key_usage,
             origin,
+            policy,
+            tags,
         } = new;
+        let policy = create_key_policy(scope, policy)?;
+        let tags = create_key_tags(tags)?;
+
         let now = now_millis();
         let record = KeyRecord {
             account: scope.account.clone(),
@@ -241,7 +252,11 @@ impl Shard {
             created_at: now,
         };
 
-        match self.store.create_key(&record, &version).await {
+        let created = self
+            .store
+            .create_key_with_policy_and_tags(&record, &version, &policy, &tags)
+            .await;
+        match created {
             Ok(()) => {
                 tracing::info!(%key_id, account = %scope.account, "key created");
                 Ok(metadata(&ResolvedKey { record, arn }))

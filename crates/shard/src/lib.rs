@@ -7,8 +7,10 @@ mod cache;
 mod crypto_ops;
 mod error;
 mod keys;
+mod policies;
 pub mod rewrap;
 mod service;
+mod tags;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

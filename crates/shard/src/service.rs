@@ -225,4 +225,75 @@ impl shard_server::Shard for ShardService {
         )?;
         respond(self.shard.generate_random(&req))
     }
+
+    // Tags and key policies.
+
+    async fn tag_resource(
+        &self,
+        request: Request<v1::TagResourceRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .tag_resource(&scope, req)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn untag_resource(
+        &self,
+        request: Request<v1::UntagResourceRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .untag_resource(&scope, req)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn list_resource_tags(
+        &self,
+        request: Request<v1::ListResourceTagsRequest>,
+    ) -> Result<Response<v1::ListResourceTagsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.list_resource_tags(&scope, req).await)
+    }
+
+    async fn get_key_policy(
+        &self,
+        request: Request<v1::KeyPolicyRequest>,
+    ) -> Result<Response<v1::GetKeyPolicyResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.get_key_policy(&scope, req).await)
+    }
+
+    async fn put_key_policy(
+        &self,
+        request: Request<v1::PutKeyPolicyRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .put_key_policy(&scope, req)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn list_key_policies(
+        &self,
+        request: Request<v1::ListKeyPoliciesRequest>,
+    ) -> Result<Response<v1::ListKeyPoliciesResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.list_key_policies(&scope, req).await)
+    }
 }

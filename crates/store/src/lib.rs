@@ -14,6 +14,7 @@ mod sqlite;
 use async_trait::async_trait;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
+use keyshard_core::tags::Tag;
 
 pub use error::StoreError;
 pub use postgres::PostgresStore;
@@ -185,6 +186,72 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AliasRecord>, StoreError>;
+
+    // Tags and key policies.
+
+    /// Inserts a key together with its first backing version, its key policy (named
+    /// `default`) and its tags, in one transaction. A key inserted with [`Store::create_key`]
+    /// has no stored policy and no tags.
+    async fn create_key_with_policy_and_tags(
+        &self,
+        key: &KeyRecord,
+        first_version: &KeyVersion,
+        policy: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError>;
+
+    /// A key's tags in ascending order of their tag keys' text, starting after the tag key
+    /// `after`, at most `limit` of them.
+    async fn tags(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Tag>, StoreError>;
+
+    /// Adds tags to a key, replacing the value of each tag key it already has, provided the
+    /// key is still in `state`, the state the caller checked the change against; announces the
+    /// change. Returns false, changing nothing, if the key does not exist or is in another
+    /// state. A key that would be left with more than `max_per_key` tags is
+    /// [`StoreError::LimitExceeded`].
+    async fn tag_key(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tags: &[Tag],
+        max_per_key: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes a key's tags with these tag keys, ignoring those it lacks, provided the key is
+    /// still in `state`; announces the change. Returns false, changing nothing, if the key does
+    /// not exist or is in another state.
+    async fn untag_key(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tag_keys: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// A key's stored policy called `name`, exactly as it was stored; `None` if there is none.
+    async fn key_policy(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        name: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Stores a key's policy called `name`, replacing any, and announces the change. A key the
+    /// account does not have is [`StoreError::NotFound`].
+    async fn put_key_policy(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        name: &str,
+        policy: &str,
+    ) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

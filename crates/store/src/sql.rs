@@ -2,7 +2,9 @@
 //! Statements are written once with `$n` placeholders, which SQLite reads as well; the few
 //! differences between the databases are the [`Driver`] constants.
 
+mod policies;
 mod store;
+mod tags;
 mod write;
 
 use std::fmt;

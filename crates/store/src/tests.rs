@@ -5,6 +5,8 @@
 mod aliases;
 mod changes;
 mod keys;
+mod policies;
+mod tags;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -48,6 +50,21 @@ macro_rules! conformance {
                 aliases::listing_aliases_filters_by_target_and_pages_in_name_order,
                 changes::committed_changes_are_announced_in_order_and_refused_ones_are_not,
                 changes::every_statement_counts_toward_the_query_count,
+                tags::a_key_created_with_tags_lists_them_in_tag_key_order_page_by_page,
+                tags::tags_are_invisible_from_and_untouchable_by_another_account,
+                tags::tagging_adds_tags_and_replaces_the_values_of_existing_tag_keys,
+                tags::tagging_beyond_the_per_key_limit_is_limit_exceeded_and_changes_nothing,
+                tags::racing_tag_changes_stop_at_the_per_key_limit,
+                tags::tag_changes_on_a_key_in_another_state_or_no_key_return_false,
+                tags::untagging_removes_the_named_tag_keys_and_ignores_absent_ones,
+                tags::tag_changes_are_announced_as_key_changes,
+                tags::a_key_with_tags_is_not_stored_when_its_first_version_cannot_be,
+                tags::creating_a_key_twice_keeps_the_first_tags_and_policy,
+                policies::a_key_created_with_a_policy_reads_it_back_byte_for_byte,
+                policies::a_key_created_without_a_policy_has_none_stored,
+                policies::putting_a_policy_stores_or_replaces_it_and_announces_the_key,
+                policies::a_policy_for_a_key_the_account_lacks_is_not_found_and_not_announced,
+                policies::policies_are_invisible_from_another_account,
             );
         }
     };

@@ -2,10 +2,12 @@
 
 use keyshard_core::KmsError;
 use keyshard_core::spec::{CustomerMasterKeySpec, KeySpec, KeyUsage, Origin};
-use keyshard_core::validate::{Violations, is_latin1_printable};
+use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
+use super::policies::check_policy;
+use super::tags::{Tag, check_tags, tags_to_proto};
 use super::{check_grant_tokens, check_key_id, route_key};
 use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
@@ -21,19 +23,12 @@ struct CreateKeyRequest {
     key_spec: Option<String>,
     origin: Option<String>,
     custom_key_store_id: Option<String>,
-    // Accepted for fidelity; it only matters together with a Policy, which is refused.
+    // Accepted; Keyshard does not evaluate policies, so it has no lockout check to bypass.
     #[serde(rename = "BypassPolicyLockoutSafetyCheck")]
     _bypass_policy_lockout_safety_check: Option<bool>,
     tags: Option<Vec<Tag>>,
     multi_region: Option<bool>,
     xks_key_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Tag {
-    tag_key: Option<String>,
-    tag_value: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -113,6 +108,8 @@ pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
         key_spec: key_spec.as_str().to_owned(),
         key_usage: key_usage.as_str().to_owned(),
         origin: Origin::AwsKms.as_str().to_owned(),
+        tags: tags_to_proto(req.tags),
+        policy: req.policy,
     };
     let route = route_key(&request.key_id).to_vec();
     let response = gateway
@@ -126,13 +123,7 @@ pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
 
 fn validate_create_key(req: &CreateKeyRequest) -> Result<(), KmsError> {
     let mut v = Violations::new();
-    v.length("policy", req.policy.as_deref(), 1, 131_072);
-    v.pattern(
-        "policy",
-        req.policy.as_deref(),
-        "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-        |c| matches!(c, '\t' | '\n' | '\r') || is_latin1_printable(c),
-    );
+    check_policy(&mut v, req.policy.as_deref());
     v.length("description", req.description.as_deref(), 0, 8192);
     v.one_of("keyUsage", req.key_usage.as_deref(), KeyUsage::VALUES);
     v.one_of(
@@ -148,18 +139,7 @@ fn validate_create_key(req: &CreateKeyRequest) -> Result<(), KmsError> {
         1,
         64,
     );
-    for (i, tag) in req.tags.as_deref().unwrap_or_default().iter().enumerate() {
-        let path = format!("tags.{}.member", i + 1);
-        v.required(&format!("{path}.tagKey"), tag.tag_key.as_ref());
-        v.length(&format!("{path}.tagKey"), tag.tag_key.as_deref(), 1, 128);
-        v.required(&format!("{path}.tagValue"), tag.tag_value.as_ref());
-        v.length(
-            &format!("{path}.tagValue"),
-            tag.tag_value.as_deref(),
-            0,
-            256,
-        );
-    }
+    check_tags(&mut v, req.tags.as_deref());
     v.length("xksKeyId", req.xks_key_id.as_deref(), 1, 128);
     v.pattern(
         "xksKeyId",
@@ -226,16 +206,6 @@ fn refuse_unsupported_create_key_options(req: &CreateKeyRequest) -> Result<(), K
     if req.multi_region == Some(true) {
         return Err(KmsError::UnsupportedOperation(
             "Keyshard does not support multi-Region keys.".to_owned(),
-        ));
-    }
-    if req.policy.is_some() {
-        return Err(KmsError::UnsupportedOperation(
-            "Keyshard does not support key policies yet.".to_owned(),
-        ));
-    }
-    if req.tags.as_ref().is_some_and(|tags| !tags.is_empty()) {
-        return Err(KmsError::UnsupportedOperation(
-            "Keyshard does not support tags yet.".to_owned(),
         ));
     }
     Ok(())

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::KeyState;
+use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::broadcast;
 
@@ -52,9 +53,13 @@ where
         key: &KeyRecord,
         first_version: &KeyVersion,
     ) -> Result<(), StoreError> {
-        self.core()
-            .write(&Write::CreateKey { key, first_version })
-            .await?;
+        let write = Write::CreateKey {
+            key,
+            first_version,
+            policy: None,
+            tags: &[],
+        };
+        self.core().write(&write).await?;
         Ok(())
     }
 
@@ -215,5 +220,104 @@ where
         self.core()
             .list_aliases(account, target, after, limit)
             .await
+    }
+
+    // Tags and key policies.
+
+    #[tracing::instrument(
+        skip_all,
+        name = "store.create_key_with_policy_and_tags",
+        fields(db.system.name = T::SYSTEM, account = %key.account, key_id = %key.key_id)
+    )]
+    async fn create_key_with_policy_and_tags(
+        &self,
+        key: &KeyRecord,
+        first_version: &KeyVersion,
+        policy: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        let write = Write::CreateKey {
+            key,
+            first_version,
+            policy: Some(policy),
+            tags,
+        };
+        self.core().write(&write).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, name = "store.tags", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn tags(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Tag>, StoreError> {
+        self.core().tags(account, key_id, after, limit).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.tag_key", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn tag_key(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tags: &[Tag],
+        max_per_key: u32,
+    ) -> Result<bool, StoreError> {
+        let write = Write::TagKey {
+            account,
+            key_id,
+            state,
+            tags,
+            max_per_key,
+        };
+        self.core().write(&write).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.untag_key", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn untag_key(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tag_keys: &[String],
+    ) -> Result<bool, StoreError> {
+        let write = Write::UntagKey {
+            account,
+            key_id,
+            state,
+            tag_keys,
+        };
+        self.core().write(&write).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.key_policy", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn key_policy(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.core().key_policy(account, key_id, name).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.put_key_policy", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn put_key_policy(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        name: &str,
+        policy: &str,
+    ) -> Result<(), StoreError> {
+        let write = Write::PutKeyPolicy {
+            account,
+            key_id,
+            name,
+            policy,
+        };
+        self.core().write(&write).await?;
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::KeyState;
+use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::{Driver, SqlCore};
@@ -18,10 +19,13 @@ const WRITE_ATTEMPTS: u32 = 3;
 /// transaction, so [`SqlCore::write`] may apply it more than once.
 #[derive(Debug)]
 pub(crate) enum Write<'a> {
-    /// CreateKey: the key's row and its first backing version.
+    /// CreateKey: the key's row, its first backing version and, if given, its key policy and
+    /// tags.
     CreateKey {
         key: &'a KeyRecord,
         first_version: &'a KeyVersion,
+        policy: Option<&'a str>,
+        tags: &'a [Tag],
     },
 
     /// CreateAlias: the alias, if its target is below the per-key quota.
@@ -58,6 +62,31 @@ pub(crate) enum Write<'a> {
         old_root_key_id: &'a str,
         new: &'a KeyVersion,
     },
+
+    /// TagResource: tags added or given new values, if the key is still in `state`.
+    TagKey {
+        account: &'a AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tags: &'a [Tag],
+        max_per_key: u32,
+    },
+
+    /// UntagResource: tags removed, if the key is still in `state`.
+    UntagKey {
+        account: &'a AccountId,
+        key_id: KeyId,
+        state: KeyState,
+        tag_keys: &'a [String],
+    },
+
+    /// PutKeyPolicy: a key policy stored or replaced.
+    PutKeyPolicy {
+        account: &'a AccountId,
+        key_id: KeyId,
+        name: &'a str,
+        policy: &'a str,
+    },
 }
 
 impl Write<'_> {
@@ -69,6 +98,9 @@ impl Write<'_> {
             Self::DeleteAlias { .. } => WriteOp::DeleteAlias,
             Self::SetKeyState { .. } => WriteOp::SetKeyState,
             Self::RewrapVersion { .. } => WriteOp::RewrapVersion,
+            Self::TagKey { .. } => WriteOp::TagKey,
+            Self::UntagKey { .. } => WriteOp::UntagKey,
+            Self::PutKeyPolicy { .. } => WriteOp::PutKeyPolicy,
         }
     }
 
@@ -93,6 +125,15 @@ impl Write<'_> {
             }
             | Self::RewrapVersion {
                 account, key_id, ..
+            }
+            | Self::TagKey {
+                account, key_id, ..
+            }
+            | Self::UntagKey {
+                account, key_id, ..
+            }
+            | Self::PutKeyPolicy {
+                account, key_id, ..
             } => Some(key(account, key_id)),
         }
     }
@@ -104,8 +145,11 @@ enum WriteOp {
     CreateAlias,
     CreateKey,
     DeleteAlias,
+    PutKeyPolicy,
     RewrapVersion,
     SetKeyState,
+    TagKey,
+    UntagKey,
     UpdateAlias,
 }
 
@@ -115,8 +159,11 @@ impl WriteOp {
             Self::CreateAlias => "create_alias",
             Self::CreateKey => "create_key",
             Self::DeleteAlias => "delete_alias",
+            Self::PutKeyPolicy => "put_key_policy",
             Self::RewrapVersion => "rewrap_version",
             Self::SetKeyState => "set_key_state",
+            Self::TagKey => "tag_key",
+            Self::UntagKey => "untag_key",
             Self::UpdateAlias => "update_alias",
         }
     }
@@ -124,7 +171,7 @@ impl WriteOp {
 
 /// Why a transaction stopped before its commit.
 #[derive(Debug)]
-enum Abort {
+pub(super) enum Abort {
     /// A statement failed; [`classify`] decides whether the transaction runs again.
     Database(sqlx::Error),
 
@@ -209,8 +256,14 @@ where
 
     async fn apply(&self, conn: &mut DB::Connection, write: &Write<'_>) -> Result<bool, Abort> {
         let changed = match *write {
-            Write::CreateKey { key, first_version } => {
+            Write::CreateKey {
+                key,
+                first_version,
+                policy,
+                tags,
+            } => {
                 self.insert_key(conn, key, first_version).await?;
+                self.insert_policy_and_tags(conn, key, policy, tags).await?;
                 true
             }
             Write::CreateAlias { alias, max_per_key } => {
@@ -284,6 +337,35 @@ where
                     .execute(&mut *conn)
                     .await?;
                 DB::rows_affected(&result) == 1
+            }
+            Write::TagKey {
+                account,
+                key_id,
+                state,
+                tags,
+                max_per_key,
+            } => {
+                self.tag_key(conn, account, key_id, state, tags, max_per_key)
+                    .await?
+            }
+            Write::UntagKey {
+                account,
+                key_id,
+                state,
+                tag_keys,
+            } => {
+                self.untag_key(conn, account, key_id, state, tag_keys)
+                    .await?
+            }
+            Write::PutKeyPolicy {
+                account,
+                key_id,
+                name,
+                policy,
+            } => {
+                self.upsert_policy(conn, account, key_id, name, policy)
+                    .await?;
+                true
             }
         };
 

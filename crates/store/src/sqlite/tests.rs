@@ -70,3 +70,36 @@ async fn a_closed_store_is_unavailable() {
         "got {write:?}"
     );
 }
+
+#[tokio::test]
+async fn removing_a_key_row_removes_its_tags_and_policy() {
+    let (store, _dir) = open_sqlite().await;
+    let account = account(ACCOUNT);
+    let key = key_record(&account, key_id(0x42));
+    let tags = [keyshard_core::tags::Tag {
+        key: "team".to_owned(),
+        value: "payments".to_owned(),
+    }];
+    store
+        .create_key_with_policy_and_tags(&key, &first_version(key_id(0x42)), "{}", &tags)
+        .await
+        .unwrap();
+
+    for statement in ["DELETE FROM key_versions", "DELETE FROM keys"] {
+        sqlx::query(statement)
+            .execute(&store.core.pool)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.tags(&account, key_id(0x42), None, 10).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .key_policy(&account, key_id(0x42), "default")
+            .await
+            .unwrap(),
+        None
+    );
+}
