@@ -8,6 +8,7 @@ pub mod error;
 pub mod id;
 pub mod marker;
 pub mod operation;
+pub mod rotation;
 pub mod spec;
 pub mod validate;
 

@@ -13,6 +13,7 @@ use crate::error::KmsError;
 pub enum Listing {
     Aliases,
     Keys,
+    KeyRotations,
 }
 
 impl Listing {
@@ -20,6 +21,7 @@ impl Listing {
         match self {
             Self::Aliases => "aliases",
             Self::Keys => "keys",
+            Self::KeyRotations => "key-rotations",
         }
     }
 }

@@ -5,6 +5,7 @@
 mod aliases;
 mod changes;
 mod keys;
+mod rotation;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -48,6 +49,14 @@ macro_rules! conformance {
                 aliases::listing_aliases_filters_by_target_and_pages_in_name_order,
                 changes::committed_changes_are_announced_in_order_and_refused_ones_are_not,
                 changes::every_statement_counts_toward_the_query_count,
+                rotation::enabling_rotation_starts_a_schedule_and_a_new_period_keeps_its_start,
+                rotation::enabling_rotation_of_a_key_the_account_lacks_is_not_found,
+                rotation::rotating_on_demand_adds_a_current_version_once_and_announces_it,
+                rotation::on_demand_rotations_stop_at_the_limit_and_automatic_ones_do_not_count,
+                rotation::automatic_rotation_happens_only_when_due_and_moves_the_schedule,
+                rotation::racing_rotations_of_one_key_add_exactly_one_version,
+                rotation::listing_key_rotations_pages_in_version_order_with_or_without_the_first,
+                rotation::due_key_rotations_walk_enabled_keys_of_every_account_earliest_first,
             );
         }
     };

@@ -6,6 +6,7 @@ use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::spec::KeyState;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::rotation::{RotationOp, RotationWrite};
 use super::{Driver, SqlCore};
 use crate::error::{Classified, classify};
 use crate::{AliasRecord, KeyRecord, KeyVersion, Millis, StoreChange, StoreError};
@@ -58,6 +59,9 @@ pub(crate) enum Write<'a> {
         old_root_key_id: &'a str,
         new: &'a KeyVersion,
     },
+
+    /// Rotation: a schedule turned on or off, or a new current backing version.
+    Rotation(RotationWrite<'a>),
 }
 
 impl Write<'_> {
@@ -69,6 +73,7 @@ impl Write<'_> {
             Self::DeleteAlias { .. } => WriteOp::DeleteAlias,
             Self::SetKeyState { .. } => WriteOp::SetKeyState,
             Self::RewrapVersion { .. } => WriteOp::RewrapVersion,
+            Self::Rotation(rotation) => WriteOp::Rotation(rotation.op()),
         }
     }
 
@@ -94,6 +99,7 @@ impl Write<'_> {
             | Self::RewrapVersion {
                 account, key_id, ..
             } => Some(key(account, key_id)),
+            Self::Rotation(ref rotation) => rotation.change(),
         }
     }
 }
@@ -105,6 +111,7 @@ enum WriteOp {
     CreateKey,
     DeleteAlias,
     RewrapVersion,
+    Rotation(RotationOp),
     SetKeyState,
     UpdateAlias,
 }
@@ -116,6 +123,7 @@ impl WriteOp {
             Self::CreateKey => "create_key",
             Self::DeleteAlias => "delete_alias",
             Self::RewrapVersion => "rewrap_version",
+            Self::Rotation(op) => op.as_str(),
             Self::SetKeyState => "set_key_state",
             Self::UpdateAlias => "update_alias",
         }
@@ -124,7 +132,7 @@ impl WriteOp {
 
 /// Why a transaction stopped before its commit.
 #[derive(Debug)]
-enum Abort {
+pub(super) enum Abort {
     /// A statement failed; [`classify`] decides whether the transaction runs again.
     Database(sqlx::Error),
 
@@ -285,6 +293,7 @@ where
                     .await?;
                 DB::rows_affected(&result) == 1
             }
+            Write::Rotation(ref rotation) => self.apply_rotation(conn, rotation).await?,
         };
 
         if changed
