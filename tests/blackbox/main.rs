@@ -15,4 +15,5 @@ mod protocol;
 mod random;
 mod raw_http;
 mod restart;
+mod rotation;
 mod support;

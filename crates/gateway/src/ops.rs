@@ -4,6 +4,7 @@
 mod aliases;
 mod data;
 mod keys;
+mod rotation;
 
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
@@ -35,6 +36,11 @@ pub(crate) async fn dispatch(
         Operation::Encrypt => data::encrypt(gateway, body).await,
         Operation::Decrypt => data::decrypt(gateway, body).await,
         Operation::GenerateRandom => data::generate_random(gateway, body).await,
+        Operation::EnableKeyRotation => rotation::enable_key_rotation(gateway, body).await,
+        Operation::DisableKeyRotation => rotation::disable_key_rotation(gateway, body).await,
+        Operation::GetKeyRotationStatus => rotation::get_key_rotation_status(gateway, body).await,
+        Operation::RotateKeyOnDemand => rotation::rotate_key_on_demand(gateway, body).await,
+        Operation::ListKeyRotations => rotation::list_key_rotations(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),

@@ -8,6 +8,7 @@ mod crypto_ops;
 mod error;
 mod keys;
 pub mod rewrap;
+mod rotation;
 mod service;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use keyshard_store::{Millis, Store, StoreChange};
 use tokio::sync::broadcast::error::RecvError;
 
 pub use cache::CacheConfig;
+pub use rotation::{RotationConfig, RotationPass};
 
 /// Counts of the cache's answers.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -33,6 +35,7 @@ pub struct Shard {
     store: Arc<dyn Store>,
     root_keys: RootKeyRing,
     cache: KeyCache,
+    rotation: RotationConfig,
 }
 
 impl Shard {
@@ -41,6 +44,7 @@ impl Shard {
             store,
             root_keys,
             cache: KeyCache::new(cache),
+            rotation: RotationConfig::default(),
         }
     }
 
