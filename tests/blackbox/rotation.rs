@@ -2,25 +2,19 @@
 //! RotateKeyOnDemand, ListKeyRotations and the automatic schedule (behaviour reference, sections
 //! 2 and 4.5).
 
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod automatic;
+mod requests;
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType};
 use serde_json::{Value, json};
-use sqlx::{ConnectOptions as _, Connection as _};
-use tokio::time::Instant;
 
-use crate::cluster::nodes::Cluster;
 use crate::harness::Keyshard;
-use crate::support::{
-    Failure, blob, create_key, encrypt_text, failure, is_key_material_id, key_arn,
-};
+use crate::support::{Failure, create_key, encrypt_text, failure, is_key_material_id, key_arn};
 
 const DAY_SECS: f64 = 86_400.0;
-
-/// How long a test waits for the automatic rotation task, which runs every second here.
-const AUTOMATIC_ROTATION_WAIT: Duration = Duration::from_secs(30);
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -171,78 +165,6 @@ async fn rotation_is_off_until_enabled_and_a_new_period_keeps_the_schedule_it_be
         next >= before + 2560.0 * DAY_SECS - 0.002 && next <= now_secs() + 2560.0 * DAY_SECS,
         "{next}"
     );
-
-    ks.finish();
-}
-
-#[tokio::test]
-async fn rotation_requests_are_validated_against_the_model() {
-    let ks = Keyshard::start().await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-
-    for (days, message) in [
-        (
-            89,
-            "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy \
-             constraint: Member must have value greater than or equal to 90",
-        ),
-        (
-            2561,
-            "1 validation error detected: Value '2561' at 'rotationPeriodInDays' failed to \
-             satisfy constraint: Member must have value less than or equal to 2560",
-        ),
-    ] {
-        let refused = client
-            .enable_key_rotation()
-            .key_id(&key_id)
-            .rotation_period_in_days(days)
-            .send()
-            .await;
-        assert_eq!(failure(refused), validation(message), "{days}");
-    }
-    assert_eq!(rotation_status(&client, &key_id).await, (false, None, None));
-
-    let missing_key_id = validation(
-        "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member \
-         must not be null",
-    );
-    for target in [
-        "EnableKeyRotation",
-        "DisableKeyRotation",
-        "GetKeyRotationStatus",
-        "RotateKeyOnDemand",
-        "ListKeyRotations",
-    ] {
-        let response = ks.send_raw(crate::raw_http::RawRequest::new(target, "{}".to_owned()));
-        assert_eq!(Failure::of_raw(&response.await), missing_key_id, "{target}");
-    }
-
-    for (request, message) in [
-        (
-            json!({"KeyId": key_id, "Limit": 0}),
-            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
-             Member must have value greater than or equal to 1",
-        ),
-        (
-            json!({"KeyId": key_id, "Limit": 1001}),
-            "1 validation error detected: Value '1001' at 'limit' failed to satisfy constraint: \
-             Member must have value less than or equal to 1000",
-        ),
-        (
-            json!({"KeyId": key_id, "IncludeKeyMaterial": "EVERYTHING"}),
-            "1 validation error detected: Value 'EVERYTHING' at 'includeKeyMaterial' failed to \
-             satisfy constraint: Member must satisfy enum value set: [ALL_KEY_MATERIAL, \
-             ROTATIONS_ONLY]",
-        ),
-    ] {
-        let (status, body) = ks.raw("ListKeyRotations", &request).await;
-        assert_eq!(
-            (status, &body["__type"], &body["message"]),
-            (400, &json!("ValidationException"), &json!(message)),
-            "{request}"
-        );
-    }
 
     ks.finish();
 }
@@ -466,52 +388,6 @@ async fn a_disabled_key_keeps_its_rotation_status_but_refuses_rotation_changes()
 }
 
 #[tokio::test]
-async fn rotation_operations_take_a_key_id_or_arn_but_not_an_alias() {
-    let ks = Keyshard::start().await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    client
-        .create_alias()
-        .alias_name("alias/rotation")
-        .target_key_id(&key_id)
-        .send()
-        .await
-        .expect("CreateAlias");
-    let unknown = "1234abcd-12ab-34cd-56ef-1234567890ab";
-
-    for (input, message) in [
-        (
-            "alias/rotation".to_owned(),
-            "Invalid keyId 'alias/rotation'".to_owned(),
-        ),
-        (
-            unknown.to_owned(),
-            format!("Key '{}' does not exist", key_arn(unknown)),
-        ),
-    ] {
-        let not_found = Failure::new(400, "NotFoundException", Some(&message));
-        let request = json!({"KeyId": input});
-        for target in [
-            "EnableKeyRotation",
-            "DisableKeyRotation",
-            "GetKeyRotationStatus",
-            "RotateKeyOnDemand",
-            "ListKeyRotations",
-        ] {
-            let response = ks
-                .send_raw(crate::raw_http::RawRequest::new(
-                    target,
-                    request.to_string(),
-                ))
-                .await;
-            assert_eq!(Failure::of_raw(&response), not_found, "{target} {input}");
-        }
-    }
-
-    ks.finish();
-}
-
-#[tokio::test]
 async fn list_key_rotations_pages_in_rotation_order() {
     let ks = Keyshard::start().await;
     let client = ks.client();
@@ -590,215 +466,4 @@ async fn list_key_rotations_pages_in_rotation_order() {
     }
 
     ks.finish();
-}
-
-#[tokio::test]
-async fn a_key_pending_deletion_reads_as_not_rotating_until_the_deletion_is_cancelled() {
-    // Keyshard cannot schedule deletions yet, so the state is set in the stopped instance's
-    // database, and a restart makes sure no cached copy of the key survives.
-    let dir = tempfile::tempdir().expect("a temporary data directory");
-    let ks = Keyshard::start_in(dir.path()).await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    let arn = key_arn(&key_id);
-    client
-        .enable_key_rotation()
-        .key_id(&key_id)
-        .send()
-        .await
-        .expect("EnableKeyRotation");
-    let status = rotation_status(&client, &key_id).await;
-    ks.finish();
-
-    set_key_state(dir.path(), &key_id, "PendingDeletion").await;
-    let ks = Keyshard::start_in(dir.path()).await;
-    let client = ks.client();
-    assert_eq!(
-        ks.raw("GetKeyRotationStatus", &json!({"KeyId": key_id}))
-            .await,
-        (200, rotation_off(&key_id))
-    );
-    let pending = Failure::new(
-        400,
-        "KMSInvalidStateException",
-        Some(&format!("{arn} is pending deletion.")),
-    );
-    let enable = client.enable_key_rotation().key_id(&key_id).send().await;
-    assert_eq!(failure(enable), pending);
-    let on_demand = client.rotate_key_on_demand().key_id(&key_id).send().await;
-    assert_eq!(failure(on_demand), pending);
-    ks.finish();
-
-    // CancelKeyDeletion leaves a key Disabled, and its rotation status as it was.
-    set_key_state(dir.path(), &key_id, "Disabled").await;
-    let ks = Keyshard::start_in(dir.path()).await;
-    assert_eq!(rotation_status(&ks.client(), &key_id).await, status);
-    ks.finish();
-}
-
-#[tokio::test]
-async fn a_key_whose_rotation_date_passed_is_rotated_automatically() {
-    let ks = Keyshard::start_with_args(&["--rotation-check-interval-seconds", "1"]).await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    let arn = key_arn(&key_id);
-    let first = current_material(&client, &key_id).await;
-    let blob_before = encrypt_text(&client, &key_id, "sealed before", &[]).await;
-    client
-        .enable_key_rotation()
-        .key_id(&key_id)
-        .rotation_period_in_days(90)
-        .send()
-        .await
-        .expect("EnableKeyRotation");
-
-    // Nobody waits 90 days: the schedule is moved into the past in the database.
-    let due = now_millis() - 1000;
-    let mut database = sqlite(ks.data_dir()).await;
-    sqlx::query("UPDATE rotation_schedules SET next_rotation_at = $1 WHERE key_id = $2")
-        .bind(due)
-        .bind(&key_id)
-        .execute(&mut database)
-        .await
-        .expect("the schedule is updated");
-    database.close().await.expect("the connection closes");
-
-    let second = wait_for_new_material(&client, &key_id, &first).await;
-    let listed = client
-        .list_key_rotations()
-        .key_id(&key_id)
-        .send()
-        .await
-        .expect("ListKeyRotations");
-    let [entry] = listed.rotations() else {
-        panic!("one rotation: {listed:?}");
-    };
-    assert_eq!(
-        (
-            entry.key_id(),
-            entry.key_material_id(),
-            entry.rotation_type()
-        ),
-        (
-            Some(arn.as_str()),
-            Some(second.as_str()),
-            Some(&RotationType::Automatic)
-        )
-    );
-    let rotated_at = entry.rotation_date().expect("RotationDate").as_secs_f64();
-    let (enabled, period, next) = rotation_status(&client, &key_id).await;
-    assert_eq!((enabled, period), (true, Some(90)));
-    let next = next.expect("NextRotationDate");
-    assert!(
-        same_instant(next, rotated_at + 90.0 * DAY_SECS),
-        "the next rotation {next} is not 90 days after {rotated_at}"
-    );
-
-    let decrypted = client
-        .decrypt()
-        .ciphertext_blob(blob_before)
-        .send()
-        .await
-        .expect("Decrypt after the automatic rotation");
-    assert_eq!(decrypted.key_material_id(), Some(first.as_str()));
-    let encrypted = client
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(blob("sealed after"))
-        .send()
-        .await
-        .expect("Encrypt");
-    let decrypted = client
-        .decrypt()
-        .ciphertext_blob(encrypted.ciphertext_blob().expect("CiphertextBlob").clone())
-        .send()
-        .await
-        .expect("Decrypt");
-    assert_eq!(decrypted.key_material_id(), Some(second.as_str()));
-
-    ks.finish();
-}
-
-#[tokio::test]
-async fn shards_of_a_cluster_rotate_a_due_key_once_and_every_gateway_sees_it() {
-    let mut cluster = Cluster::start(0, 0).await;
-    for _ in 0..3 {
-        let shard = cluster
-            .start_shard(&["--rotation-check-interval-seconds", "1"])
-            .await;
-        cluster.shards.push(shard);
-    }
-    let (one, two) = (
-        cluster.add_gateway(&[0, 1, 2]).await,
-        cluster.add_gateway(&[0, 1, 2]).await,
-    );
-    let (one, two) = (cluster.client(one), cluster.client(two));
-    let key_id = create_key(&one).await;
-    let first = current_material(&two, &key_id).await;
-    one.enable_key_rotation()
-        .key_id(&key_id)
-        .rotation_period_in_days(90)
-        .send()
-        .await
-        .expect("EnableKeyRotation");
-
-    let mut database = cluster.database().await;
-    sqlx::query("UPDATE rotation_schedules SET next_rotation_at = $1 WHERE key_id = $2")
-        .bind(now_millis() - 1000)
-        .bind(&key_id)
-        .execute(&mut database)
-        .await
-        .expect("the schedule is updated");
-
-    let second = wait_for_new_material(&two, &key_id, &first).await;
-    assert_eq!(current_material(&one, &key_id).await, second);
-    let rotations: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM key_versions WHERE key_id = $1 AND rotation_type = 'AUTOMATIC'",
-    )
-    .bind(&key_id)
-    .fetch_one(&mut database)
-    .await
-    .expect("the versions are counted");
-    assert_eq!(rotations, 1);
-    database.close().await.expect("the connection closes");
-
-    cluster.finish(&[]);
-}
-
-/// A connection to the SQLite database of a `keyshard dev` data directory.
-async fn sqlite(data_dir: &Path) -> sqlx::SqliteConnection {
-    sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(data_dir.join("keyshard.db"))
-        .busy_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("the database opens")
-}
-
-async fn set_key_state(data_dir: &Path, key_id: &str, state: &str) {
-    let mut database = sqlite(data_dir).await;
-    sqlx::query("UPDATE keys SET state = $1 WHERE key_id = $2")
-        .bind(state)
-        .bind(key_id)
-        .execute(&mut database)
-        .await
-        .expect("the state is set");
-    database.close().await.expect("the connection closes");
-}
-
-/// Polls DescribeKey until the key's current material is no longer `old`: the rotation task
-/// runs in another process, on its own clock.
-async fn wait_for_new_material(client: &Client, key_id: &str, old: &str) -> String {
-    let deadline = Instant::now() + AUTOMATIC_ROTATION_WAIT;
-    loop {
-        let current = current_material(client, key_id).await;
-        if current != old {
-            return current;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the key was not rotated within {AUTOMATIC_ROTATION_WAIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

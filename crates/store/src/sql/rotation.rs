@@ -84,6 +84,7 @@ impl RotationWrite<'_> {
     }
 }
 
+// The reads ask what `sql.rs` asks of a driver.
 impl<DB> SqlCore<DB>
 where
     DB: Driver,
