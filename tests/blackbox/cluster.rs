@@ -1,7 +1,7 @@
 //! The production topology: gateways and shards as separate processes on one Postgres
 //! database (DESIGN.md, "Routing, caching, consistency").
 
-mod nodes;
+pub(crate) mod nodes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

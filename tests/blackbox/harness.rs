@@ -81,6 +81,8 @@ pub(crate) struct Keyshard {
     reader: Option<JoinHandle<()>>,
     observed: Arc<Mutex<Observed>>,
     data_dir: PathBuf,
+    /// Flags given after the fixed ones, kept for a restart.
+    extra_args: Vec<String>,
     _temp_dir: Option<TempDir>,
     checked: bool,
 }
@@ -88,14 +90,24 @@ pub(crate) struct Keyshard {
 impl Keyshard {
     /// Starts Keyshard on a fresh data directory that lives as long as the returned value.
     pub(crate) async fn start() -> Self {
+        Self::start_with_args(&[]).await
+    }
+
+    /// Starts Keyshard on a fresh data directory with `args` added to `keyshard dev`'s flags.
+    pub(crate) async fn start_with_args(args: &[&str]) -> Self {
         let temp_dir = tempfile::tempdir().expect("a temporary data directory");
-        let mut keyshard = Self::start_in(temp_dir.path()).await;
+        let args: Vec<String> = args.iter().map(|&arg| arg.to_owned()).collect();
+        let mut keyshard = Self::launch(temp_dir.path(), args).await;
         keyshard._temp_dir = Some(temp_dir);
         keyshard
     }
 
     /// Starts Keyshard on `data_dir`, which may hold the data of an earlier run.
     pub(crate) async fn start_in(data_dir: &Path) -> Self {
+        Self::launch(data_dir, Vec::new()).await
+    }
+
+    async fn launch(data_dir: &Path, extra_args: Vec<String>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyshard"));
         // Settings come from flags only, whatever the environment of the test run holds.
         for (name, _) in std::env::vars_os() {
@@ -107,6 +119,7 @@ impl Keyshard {
             .arg("dev")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(&extra_args)
             // Keyshard's own debug lines too, so the secret scan covers them.
             .env("KEYSHARD_LOG", "info,keyshard=debug")
             .stdin(Stdio::null())
@@ -132,6 +145,7 @@ impl Keyshard {
             reader: Some(reader),
             observed: Arc::new(Mutex::new(observed)),
             data_dir: data_dir.to_owned(),
+            extra_args,
             _temp_dir: None,
             checked: false,
         };
@@ -166,7 +180,7 @@ impl Keyshard {
         self.check();
         self.checked = true;
         let temp_dir = self._temp_dir.take();
-        let mut next = Self::start_in(&self.data_dir).await;
+        let mut next = Self::launch(&self.data_dir, self.extra_args.clone()).await;
         next._temp_dir = temp_dir;
         next.observed = Arc::clone(&self.observed);
         next
@@ -175,6 +189,11 @@ impl Keyshard {
     /// The `host:port` of the JSON API.
     pub(crate) fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The data directory this Keyshard runs on.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// An SDK client for this Keyshard. Retries are off, so a 5xx reaches the test.

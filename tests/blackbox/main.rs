@@ -16,5 +16,6 @@ mod protocol;
 mod random;
 mod raw_http;
 mod restart;
+mod rotation;
 mod support;
 mod tags;

@@ -16,6 +16,9 @@ pub enum KmsError {
     #[error("already exists: {0}")]
     AlreadyExists(String),
 
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     #[error("custom key store not found: {0}")]
     CustomKeyStoreNotFound(String),
 
@@ -122,6 +125,7 @@ impl KmsError {
         let (status, error_type, message): (u16, &'static str, Option<&str>) = match self {
             Self::AccessDenied(m) => (400, "AccessDeniedException", Some(m)),
             Self::AlreadyExists(m) => (400, "AlreadyExistsException", Some(m)),
+            Self::Conflict(m) => (400, "ConflictException", Some(m)),
             Self::CustomKeyStoreNotFound(m) => (400, "CustomKeyStoreNotFoundException", Some(m)),
             Self::DependencyTimeout(m) => (503, "DependencyTimeoutException", Some(m)),
             Self::Disabled(m) => (400, "DisabledException", Some(m)),
@@ -175,6 +179,7 @@ impl KmsError {
         match error_type {
             "AccessDeniedException" => Self::AccessDenied(m),
             "AlreadyExistsException" => Self::AlreadyExists(m),
+            "ConflictException" => Self::Conflict(m),
             "CustomKeyStoreNotFoundException" => Self::CustomKeyStoreNotFound(m),
             "DependencyTimeoutException" => Self::DependencyTimeout(m),
             "DisabledException" => Self::Disabled(m),
@@ -217,6 +222,7 @@ mod tests {
         vec![
             KmsError::AccessDenied(m()),
             KmsError::AlreadyExists(m()),
+            KmsError::Conflict(m()),
             KmsError::CustomKeyStoreNotFound(m()),
             KmsError::DependencyTimeout(m()),
             KmsError::Disabled(m()),

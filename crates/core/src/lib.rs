@@ -9,6 +9,7 @@ pub mod id;
 pub mod marker;
 pub mod operation;
 pub mod policy;
+pub mod rotation;
 pub mod spec;
 pub mod tags;
 pub mod validate;

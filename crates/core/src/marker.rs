@@ -14,6 +14,7 @@ pub enum Listing {
     Aliases,
     Keys,
     Tags,
+    KeyRotations,
 }
 
 impl Listing {
@@ -22,6 +23,7 @@ impl Listing {
             Self::Aliases => "aliases",
             Self::Keys => "keys",
             Self::Tags => "tags",
+            Self::KeyRotations => "key-rotations",
         }
     }
 }

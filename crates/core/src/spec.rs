@@ -37,6 +37,9 @@ macro_rules! wire_enum {
     };
 }
 
+// Other modules of this crate declare their model enums the same way.
+pub(crate) use wire_enum;
+
 wire_enum! {
     /// `KeySpec` (and its deprecated twin `CustomerMasterKeySpec`, a subset).
     KeySpec {

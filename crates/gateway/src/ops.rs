@@ -5,6 +5,7 @@ mod aliases;
 mod data;
 mod keys;
 mod policies;
+mod rotation;
 mod tags;
 
 use keyshard_core::KmsError;
@@ -43,6 +44,11 @@ pub(crate) async fn dispatch(
         Operation::GetKeyPolicy => policies::get_key_policy(gateway, body).await,
         Operation::PutKeyPolicy => policies::put_key_policy(gateway, body).await,
         Operation::ListKeyPolicies => policies::list_key_policies(gateway, body).await,
+        Operation::EnableKeyRotation => rotation::enable_key_rotation(gateway, body).await,
+        Operation::DisableKeyRotation => rotation::disable_key_rotation(gateway, body).await,
+        Operation::GetKeyRotationStatus => rotation::get_key_rotation_status(gateway, body).await,
+        Operation::RotateKeyOnDemand => rotation::rotate_key_on_demand(gateway, body).await,
+        Operation::ListKeyRotations => rotation::list_key_rotations(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use keyshard_core::id::Scope;
+use keyshard_core::rotation::DEFAULT_ON_DEMAND_ROTATION_LIMIT;
 
 /// Where callers act: the account and the region used in ARNs.
 #[derive(clap::Args, Clone)]
@@ -60,6 +61,9 @@ pub(crate) struct DevArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub(crate) rotation: RotationArgs,
 }
 
 /// `keyshard gateway`.
@@ -121,6 +125,47 @@ pub(crate) struct ShardArgs {
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
+
+    /// Region of the key ARNs the gateways serve. Automatic rotation binds new key versions to
+    /// them: keep it the same as the gateways'.
+    #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
+
+    #[command(flatten)]
+    pub(crate) rotation: RotationArgs,
+}
+
+/// Key rotation, for the subcommands that run a shard.
+#[derive(clap::Args, Clone)]
+pub(crate) struct RotationArgs {
+    /// RotateKeyOnDemand calls allowed per key (AWS allows 25).
+    #[arg(
+        long,
+        env = "KEYSHARD_ON_DEMAND_ROTATION_LIMIT",
+        default_value_t = DEFAULT_ON_DEMAND_ROTATION_LIMIT
+    )]
+    pub(crate) on_demand_rotation_limit: u32,
+
+    /// Seconds between checks for keys whose automatic rotation is due.
+    #[arg(
+        long,
+        env = "KEYSHARD_ROTATION_CHECK_INTERVAL_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) rotation_check_interval_seconds: u64,
+}
+
+impl RotationArgs {
+    pub(crate) fn config(&self) -> keyshard_shard::RotationConfig {
+        keyshard_shard::RotationConfig {
+            on_demand_limit: self.on_demand_rotation_limit,
+        }
+    }
+
+    pub(crate) fn check_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.rotation_check_interval_seconds)
+    }
 }
 
 /// `keyshard migrate`.

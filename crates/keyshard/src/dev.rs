@@ -43,12 +43,16 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
 
     let shard_listener = net::bind("127.0.0.1:0").await?;
     let shard_address = net::local_address(&shard_listener)?;
-    let shard = Arc::new(Shard::new(
-        Arc::new(store),
-        RootKeyRing::new(data_dir.root_key, Vec::new()),
-        CacheConfig::default(),
-    ));
+    let shard = Arc::new(
+        Shard::new(
+            Arc::new(store),
+            RootKeyRing::new(data_dir.root_key, Vec::new()),
+            CacheConfig::default(),
+        )
+        .with_rotation(args.rotation.config()),
+    );
     shard.spawn_change_listener();
+    shard.spawn_automatic_rotation(scope.region.clone(), args.rotation.check_interval());
     if let Some(address) = args.metrics_listen {
         let listener = net::bind(&address.to_string()).await?;
         let metrics_address = net::local_address(&listener)?;

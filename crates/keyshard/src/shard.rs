@@ -15,6 +15,9 @@ use crate::root_key::{self, RootKeyError};
 /// Why `keyshard shard` could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ShardError {
+    #[error("invalid --region `{0}`")]
+    Region(String),
+
     #[error(transparent)]
     RootKey(#[from] RootKeyError),
 
@@ -29,6 +32,10 @@ pub(crate) enum ShardError {
 }
 
 pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
+    let region = args
+        .region
+        .parse()
+        .map_err(|_| ShardError::Region(args.region.clone()))?;
     let root_keys = root_key::ring(&args.root_keys)?;
     let store = PostgresStore::connect(&args.database_url).await?;
     if args.migrate {
@@ -40,12 +47,12 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         capacity: args.cache_capacity,
         ttl: Duration::from_secs(args.cache_ttl_seconds),
     };
-    let shard = Arc::new(Shard::new(
-        Arc::clone(&store) as Arc<dyn Store>,
-        root_keys,
-        cache,
-    ));
+    let shard = Arc::new(
+        Shard::new(Arc::clone(&store) as Arc<dyn Store>, root_keys, cache)
+            .with_rotation(args.rotation.config()),
+    );
     shard.spawn_change_listener();
+    shard.spawn_automatic_rotation(region, args.rotation.check_interval());
 
     if let Some(address) = args.metrics_listen {
         let listener = net::bind(&address.to_string()).await?;

@@ -10,7 +10,7 @@ use keyshard_core::operation::Operation;
 use keyshard_core::spec::{EncryptionAlgorithm, KeySpec, KeyState, KeyUsage, Origin};
 use keyshard_crypto::{BackingKey, WrapBinding, key_material_id};
 use keyshard_proto::v1;
-use keyshard_store::{KeyRecord, KeyVersion, StoreError};
+use keyshard_store::{KeyRecord, KeyVersion, Millis, StoreError};
 
 use crate::error::{from_crypto, from_store};
 use crate::policies::create_key_policy;
@@ -231,26 +231,7 @@ impl Shard {
         };
 
         let arn = scope.key_arn(key_id);
-        let backing = BackingKey::generate().map_err(from_crypto)?;
-        let arn_text = arn.to_string();
-        let wrapped = self
-            .root_keys
-            .active()
-            .wrap(
-                &backing,
-                WrapBinding {
-                    key_arn: &arn_text,
-                    version: 1,
-                },
-            )
-            .map_err(from_crypto)?;
-        let version = KeyVersion {
-            key_id,
-            version: 1,
-            root_key_id: self.root_keys.active().id().to_owned(),
-            wrapped_material: wrapped,
-            created_at: now,
-        };
+        let version = self.new_key_version(&arn, 1, now)?;
 
         let created = self
             .store
@@ -268,6 +249,36 @@ impl Shard {
             },
             Err(err) => Err(from_store(err)),
         }
+    }
+
+    /// Fresh key material for `version` of the key `arn`, wrapped under the active root key
+    /// and bound to that ARN and version (DESIGN.md, "Key hierarchy"). CreateKey makes the
+    /// first version, rotation each later one.
+    pub(crate) fn new_key_version(
+        &self,
+        arn: &KeyArn,
+        version: u32,
+        now: Millis,
+    ) -> Result<KeyVersion, KmsError> {
+        let backing = BackingKey::generate().map_err(from_crypto)?;
+        let key_arn = arn.to_string();
+        let active = self.root_keys.active();
+        let wrapped = active
+            .wrap(
+                &backing,
+                WrapBinding {
+                    key_arn: &key_arn,
+                    version,
+                },
+            )
+            .map_err(from_crypto)?;
+        Ok(KeyVersion {
+            key_id: arn.key_id,
+            version,
+            root_key_id: active.id().to_owned(),
+            wrapped_material: wrapped,
+            created_at: now,
+        })
     }
 
     pub(crate) async fn list_keys(

@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod policies;
 pub mod rewrap;
+mod rotation;
 mod service;
 mod tags;
 
@@ -22,6 +23,7 @@ use keyshard_store::{Millis, Store, StoreChange};
 use tokio::sync::broadcast::error::RecvError;
 
 pub use cache::CacheConfig;
+pub use rotation::{RotationConfig, RotationPass};
 
 /// Counts of the cache's answers.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -35,6 +37,7 @@ pub struct Shard {
     store: Arc<dyn Store>,
     root_keys: RootKeyRing,
     cache: KeyCache,
+    rotation: RotationConfig,
 }
 
 impl Shard {
@@ -43,6 +46,7 @@ impl Shard {
             store,
             root_keys,
             cache: KeyCache::new(cache),
+            rotation: RotationConfig::default(),
         }
     }
 

@@ -296,4 +296,61 @@ impl shard_server::Shard for ShardService {
         let scope = caller_scope(req.caller.as_ref())?;
         respond(self.shard.list_key_policies(&scope, req).await)
     }
+
+    // Rotation.
+
+    async fn enable_key_rotation(
+        &self,
+        request: Request<v1::EnableKeyRotationRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .enable_key_rotation(&scope, req)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn disable_key_rotation(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(
+            self.shard
+                .disable_key_rotation(&scope, req)
+                .await
+                .map(|()| v1::Empty {}),
+        )
+    }
+
+    async fn get_key_rotation_status(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::GetKeyRotationStatusResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.key_rotation_status(&scope, req).await)
+    }
+
+    async fn rotate_key_on_demand(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::RotateKeyOnDemandResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.rotate_key_on_demand(&scope, req).await)
+    }
+
+    async fn list_key_rotations(
+        &self,
+        request: Request<v1::ListKeyRotationsRequest>,
+    ) -> Result<Response<v1::ListKeyRotationsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.list_key_rotations(&scope, req).await)
+    }
 }

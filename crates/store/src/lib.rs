@@ -2,22 +2,25 @@
 //! Postgres implementation shards share, and the embedded SQLite one used by `keyshard dev`.
 //!
 //! Key material is stored only wrapped under a root key; the store never sees it in the clear.
-//! Every method takes the caller's account and scopes its queries by it, except the walk that
-//! re-wraps versions under a new root key.
+//! Every method takes the caller's account and scopes its queries by it, except the walks that
+//! re-wrap versions under a new root key and find keys due for automatic rotation.
 
 mod error;
 mod feed;
 mod postgres;
+mod rotation;
 mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
+use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
 use keyshard_core::tags::Tag;
 
 pub use error::StoreError;
 pub use postgres::PostgresStore;
+pub use rotation::{DueRotation, KeyRotation, RotationTrigger};
 pub use sqlite::SqliteStore;
 
 /// Milliseconds since the Unix epoch.
@@ -252,6 +255,71 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         policy: &str,
     ) -> Result<(), StoreError>;
+
+    // Rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
+    // RotateKeyOnDemand, ListKeyRotations and the automatic schedule.
+
+    /// The key's automatic rotation schedule; `None` while automatic rotation is off or the key
+    /// does not exist.
+    async fn rotation_schedule(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+    ) -> Result<Option<RotationSchedule>, StoreError>;
+
+    /// Turns automatic rotation on with a period of `period_days`. When it was off, the first
+    /// rotation is due one period after `now`; when it was on, only the period changes and the
+    /// next rotation stays one (new) period after the rotation or enabling that began the
+    /// current one. A key the account lacks is [`StoreError::NotFound`].
+    async fn enable_key_rotation(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        period_days: u32,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Turns automatic rotation off. Returns whether it was on.
+    async fn disable_key_rotation(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds `version` to its key and makes it the current version, in one transaction, and
+    /// announces the change; `version.created_at` is the rotation date. Nothing changes, and
+    /// the answer is false, unless the key exists in `account`, is in `expected_state` and is
+    /// still at the version before `version.version`, and, for [`RotationTrigger::Automatic`],
+    /// its automatic rotation is due at the rotation date; an automatic rotation also moves the
+    /// next one a period after it. An on-demand rotation of a key that has had `limit` of them
+    /// is [`StoreError::LimitExceeded`].
+    async fn rotate_key(
+        &self,
+        account: &AccountId,
+        version: &KeyVersion,
+        expected_state: KeyState,
+        trigger: RotationTrigger,
+    ) -> Result<bool, StoreError>;
+
+    /// The backing versions of a key in ascending order, starting after `after`, at most
+    /// `limit` of them; the first version only with `include_first`.
+    async fn list_key_rotations(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        after: Option<u32>,
+        include_first: bool,
+        limit: u32,
+    ) -> Result<Vec<KeyRotation>, StoreError>;
+
+    /// Enabled keys of every account whose automatic rotation is due at `now`, earliest first,
+    /// at most `limit` of them. An administrative walk across accounts, used only by the
+    /// automatic rotation task.
+    async fn due_key_rotations(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<DueRotation>, StoreError>;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! differences between the databases are the [`Driver`] constants.
 
 mod policies;
+mod rotation;
 mod store;
 mod tags;
 mod write;

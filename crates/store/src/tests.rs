@@ -6,6 +6,7 @@ mod aliases;
 mod changes;
 mod keys;
 mod policies;
+mod rotation;
 mod tags;
 
 use std::str::FromStr;
@@ -65,6 +66,14 @@ macro_rules! conformance {
                 policies::putting_a_policy_stores_or_replaces_it_and_announces_the_key,
                 policies::a_policy_for_a_key_the_account_lacks_is_not_found_and_not_announced,
                 policies::policies_are_invisible_from_another_account,
+                rotation::enabling_rotation_starts_a_schedule_and_a_new_period_keeps_its_start,
+                rotation::enabling_rotation_of_a_key_the_account_lacks_is_not_found,
+                rotation::rotating_on_demand_adds_a_current_version_once_and_announces_it,
+                rotation::on_demand_rotations_stop_at_the_limit_and_automatic_ones_do_not_count,
+                rotation::automatic_rotation_happens_only_when_due_and_moves_the_schedule,
+                rotation::racing_rotations_of_one_key_add_exactly_one_version,
+                rotation::listing_key_rotations_pages_in_version_order_with_or_without_the_first,
+                rotation::due_key_rotations_walk_enabled_keys_of_every_account_earliest_first,
             );
         }
     };

@@ -350,6 +350,74 @@ pub struct ListKeyPoliciesResponse {
     #[prost(string, repeated, tag = "1")]
     pub policy_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EnableKeyRotationRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    /// A key id or key ARN, as the caller wrote it.
+    #[prost(string, tag = "2")]
+    pub key_id: ::prost::alloc::string::String,
+    /// Resolved by the gateway: the request's value or the default.
+    #[prost(uint32, tag = "3")]
+    pub rotation_period_in_days: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetKeyRotationStatusResponse {
+    /// The key ARN.
+    #[prost(string, tag = "1")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(bool, tag = "2")]
+    pub key_rotation_enabled: bool,
+    /// Set only when key_rotation_enabled is.
+    #[prost(uint32, optional, tag = "3")]
+    pub rotation_period_in_days: ::core::option::Option<u32>,
+    #[prost(int64, optional, tag = "4")]
+    pub next_rotation_date_millis: ::core::option::Option<i64>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RotateKeyOnDemandResponse {
+    /// The key ARN.
+    #[prost(string, tag = "1")]
+    pub key_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListKeyRotationsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    #[prost(string, tag = "2")]
+    pub key_id: ::prost::alloc::string::String,
+    /// IncludeKeyMaterial ALL_KEY_MATERIAL: list the first material too.
+    #[prost(bool, tag = "3")]
+    pub include_first_material: bool,
+    #[prost(uint32, tag = "4")]
+    pub limit: u32,
+    #[prost(string, optional, tag = "5")]
+    pub marker: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct KeyRotationEntry {
+    /// The key ARN.
+    #[prost(string, tag = "1")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub key_material_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub key_material_state: ::prost::alloc::string::String,
+    /// Unset for the first material.
+    #[prost(int64, optional, tag = "4")]
+    pub rotation_date_millis: ::core::option::Option<i64>,
+    #[prost(string, optional, tag = "5")]
+    pub rotation_type: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListKeyRotationsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub rotations: ::prost::alloc::vec::Vec<KeyRotationEntry>,
+    #[prost(string, optional, tag = "2")]
+    pub next_marker: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(bool, tag = "3")]
+    pub truncated: bool,
+}
 /// Generated client implementations.
 pub mod shard_client {
     #![allow(
@@ -863,6 +931,125 @@ pub mod shard_client {
                 .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "ListKeyPolicies"));
             self.inner.unary(req, path, codec).await
         }
+        /// Rotation.
+        pub async fn enable_key_rotation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::EnableKeyRotationRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/EnableKeyRotation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "EnableKeyRotation"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn disable_key_rotation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::KeyRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/DisableKeyRotation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("keyshard.shard.v1.Shard", "DisableKeyRotation"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_key_rotation_status(
+            &mut self,
+            request: impl tonic::IntoRequest<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetKeyRotationStatusResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/GetKeyRotationStatus",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("keyshard.shard.v1.Shard", "GetKeyRotationStatus"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn rotate_key_on_demand(
+            &mut self,
+            request: impl tonic::IntoRequest<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RotateKeyOnDemandResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/RotateKeyOnDemand",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "RotateKeyOnDemand"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn list_key_rotations(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListKeyRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListKeyRotationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/ListKeyRotations",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "ListKeyRotations"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -980,6 +1167,36 @@ pub mod shard_server {
             request: tonic::Request<super::ListKeyPoliciesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListKeyPoliciesResponse>,
+            tonic::Status,
+        >;
+        /// Rotation.
+        async fn enable_key_rotation(
+            &self,
+            request: tonic::Request<super::EnableKeyRotationRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status>;
+        async fn disable_key_rotation(
+            &self,
+            request: tonic::Request<super::KeyRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status>;
+        async fn get_key_rotation_status(
+            &self,
+            request: tonic::Request<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetKeyRotationStatusResponse>,
+            tonic::Status,
+        >;
+        async fn rotate_key_on_demand(
+            &self,
+            request: tonic::Request<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RotateKeyOnDemandResponse>,
+            tonic::Status,
+        >;
+        async fn list_key_rotations(
+            &self,
+            request: tonic::Request<super::ListKeyRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListKeyRotationsResponse>,
             tonic::Status,
         >;
     }
@@ -1873,6 +2090,225 @@ pub mod shard_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListKeyPoliciesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/EnableKeyRotation" => {
+                    #[allow(non_camel_case_types)]
+                    struct EnableKeyRotationSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::EnableKeyRotationRequest>
+                    for EnableKeyRotationSvc<T> {
+                        type Response = super::Empty;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::EnableKeyRotationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::enable_key_rotation(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = EnableKeyRotationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/DisableKeyRotation" => {
+                    #[allow(non_camel_case_types)]
+                    struct DisableKeyRotationSvc<T: Shard>(pub Arc<T>);
+                    impl<T: Shard> tonic::server::UnaryService<super::KeyRequest>
+                    for DisableKeyRotationSvc<T> {
+                        type Response = super::Empty;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::KeyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::disable_key_rotation(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DisableKeyRotationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/GetKeyRotationStatus" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetKeyRotationStatusSvc<T: Shard>(pub Arc<T>);
+                    impl<T: Shard> tonic::server::UnaryService<super::KeyRequest>
+                    for GetKeyRotationStatusSvc<T> {
+                        type Response = super::GetKeyRotationStatusResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::KeyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::get_key_rotation_status(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetKeyRotationStatusSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/RotateKeyOnDemand" => {
+                    #[allow(non_camel_case_types)]
+                    struct RotateKeyOnDemandSvc<T: Shard>(pub Arc<T>);
+                    impl<T: Shard> tonic::server::UnaryService<super::KeyRequest>
+                    for RotateKeyOnDemandSvc<T> {
+                        type Response = super::RotateKeyOnDemandResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::KeyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::rotate_key_on_demand(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RotateKeyOnDemandSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/ListKeyRotations" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListKeyRotationsSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::ListKeyRotationsRequest>
+                    for ListKeyRotationsSvc<T> {
+                        type Response = super::ListKeyRotationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListKeyRotationsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::list_key_rotations(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListKeyRotationsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

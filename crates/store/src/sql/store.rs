@@ -2,14 +2,17 @@
 
 use async_trait::async_trait;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
+use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::KeyState;
 use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::broadcast;
 
+use super::rotation::RotationWrite;
 use super::{Driver, SqlCore, Write};
 use crate::{
-    AccountKeyVersion, AliasRecord, KeyRecord, KeyVersion, Millis, Store, StoreChange, StoreError,
+    AccountKeyVersion, AliasRecord, DueRotation, KeyRecord, KeyRotation, KeyVersion, Millis,
+    RotationTrigger, Store, StoreChange, StoreError,
 };
 
 /// A store that is one SQL database behind a [`SqlCore`]: the backend adds only how it is
@@ -319,5 +322,88 @@ where
         };
         self.core().write(&write).await?;
         Ok(())
+    }
+
+    // Rotation.
+
+    #[tracing::instrument(skip_all, name = "store.rotation_schedule", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn rotation_schedule(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+    ) -> Result<Option<RotationSchedule>, StoreError> {
+        self.core().rotation_schedule(account, key_id).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.enable_key_rotation", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn enable_key_rotation(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        period_days: u32,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let write = RotationWrite::Enable {
+            account,
+            key_id,
+            period_days,
+            now,
+        };
+        self.core().write(&Write::Rotation(write)).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, name = "store.disable_key_rotation", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn disable_key_rotation(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+    ) -> Result<bool, StoreError> {
+        let write = RotationWrite::Disable { account, key_id };
+        self.core().write(&Write::Rotation(write)).await
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        name = "store.rotate_key",
+        fields(db.system.name = T::SYSTEM, %account, key_id = %version.key_id, version = version.version)
+    )]
+    async fn rotate_key(
+        &self,
+        account: &AccountId,
+        version: &KeyVersion,
+        expected_state: KeyState,
+        trigger: RotationTrigger,
+    ) -> Result<bool, StoreError> {
+        let write = RotationWrite::Rotate {
+            account,
+            version,
+            expected_state,
+            trigger,
+        };
+        self.core().write(&Write::Rotation(write)).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.list_key_rotations", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn list_key_rotations(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        after: Option<u32>,
+        include_first: bool,
+        limit: u32,
+    ) -> Result<Vec<KeyRotation>, StoreError> {
+        self.core()
+            .list_key_rotations(account, key_id, after, include_first, limit)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.due_key_rotations", fields(db.system.name = T::SYSTEM))]
+    async fn due_key_rotations(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<DueRotation>, StoreError> {
+        self.core().due_key_rotations(now, limit).await
     }
 }

@@ -7,6 +7,7 @@ use keyshard_core::spec::KeyState;
 use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::rotation::{RotationOp, RotationWrite};
 use super::{Driver, SqlCore};
 use crate::error::{Classified, classify};
 use crate::{AliasRecord, KeyRecord, KeyVersion, Millis, StoreChange, StoreError};
@@ -87,6 +88,8 @@ pub(crate) enum Write<'a> {
         name: &'a str,
         policy: &'a str,
     },
+    /// Rotation: a schedule turned on or off, or a new current backing version.
+    Rotation(RotationWrite<'a>),
 }
 
 impl Write<'_> {
@@ -101,6 +104,7 @@ impl Write<'_> {
             Self::TagKey { .. } => WriteOp::TagKey,
             Self::UntagKey { .. } => WriteOp::UntagKey,
             Self::PutKeyPolicy { .. } => WriteOp::PutKeyPolicy,
+            Self::Rotation(rotation) => WriteOp::Rotation(rotation.op()),
         }
     }
 
@@ -135,6 +139,7 @@ impl Write<'_> {
             | Self::PutKeyPolicy {
                 account, key_id, ..
             } => Some(key(account, key_id)),
+            Self::Rotation(ref rotation) => rotation.change(),
         }
     }
 }
@@ -147,6 +152,7 @@ enum WriteOp {
     DeleteAlias,
     PutKeyPolicy,
     RewrapVersion,
+    Rotation(RotationOp),
     SetKeyState,
     TagKey,
     UntagKey,
@@ -161,6 +167,7 @@ impl WriteOp {
             Self::DeleteAlias => "delete_alias",
             Self::PutKeyPolicy => "put_key_policy",
             Self::RewrapVersion => "rewrap_version",
+            Self::Rotation(op) => op.as_str(),
             Self::SetKeyState => "set_key_state",
             Self::TagKey => "tag_key",
             Self::UntagKey => "untag_key",
@@ -367,6 +374,7 @@ where
                     .await?;
                 true
             }
+            Write::Rotation(ref rotation) => self.apply_rotation(conn, rotation).await?,
         };
 
         if changed
