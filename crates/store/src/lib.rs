@@ -185,6 +185,42 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AliasRecord>, StoreError>;
+
+    // Key lifecycle: state changes that must not overwrite a concurrent one, descriptions, and
+    // the deletion of keys whose waiting period is over.
+
+    /// Sets a key's state and deletion date only if its state is still `expected`
+    /// (compare-and-set, so a concurrent change is never overwritten), and announces the change.
+    /// Returns false if the key does not exist or is in another state.
+    async fn set_key_state_if(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        state: KeyState,
+        deletion_date: Option<Millis>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a key's description only if its state is still `expected`, and announces the
+    /// change. Returns false if the key does not exist or is in another state.
+    async fn update_key_description(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        description: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes up to `limit` keys that are pending deletion with a deletion date at or before
+    /// `now`, each with its versions and aliases, in one transaction, and announces every key and
+    /// alias deleted. Returns the deleted keys, earliest deletion date first. An administrative
+    /// walk across accounts. Safe to run from several processes at once: a key is deleted, and
+    /// returned, by one call only, and never after a concurrent cancellation committed.
+    async fn delete_due_keys(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<(AccountId, KeyId)>, StoreError>;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod aliases;
 mod changes;
 mod keys;
+mod lifecycle;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -48,6 +49,13 @@ macro_rules! conformance {
                 aliases::listing_aliases_filters_by_target_and_pages_in_name_order,
                 changes::committed_changes_are_announced_in_order_and_refused_ones_are_not,
                 changes::every_statement_counts_toward_the_query_count,
+                lifecycle::a_guarded_state_change_happens_only_from_the_expected_state,
+                lifecycle::a_description_changes_only_from_the_expected_state,
+                lifecycle::due_keys_are_deleted_with_their_versions_and_aliases,
+                lifecycle::due_keys_are_deleted_earliest_first_up_to_the_limit,
+                lifecycle::racing_deletions_delete_each_key_once,
+                lifecycle::a_deletion_racing_a_cancellation_leaves_one_outcome,
+                lifecycle::deleted_keys_and_their_aliases_are_announced,
             );
         }
     };
