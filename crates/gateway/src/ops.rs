@@ -4,13 +4,17 @@
 mod aliases;
 mod data;
 mod keys;
+mod lifecycle;
+mod reencrypt;
 
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
+use serde::Deserialize;
 
 use crate::Gateway;
+use crate::json::decode;
 
 /// Runs `op` on a request body and returns the response body.
 pub(crate) async fn dispatch(
@@ -35,6 +39,10 @@ pub(crate) async fn dispatch(
         Operation::Encrypt => data::encrypt(gateway, body).await,
         Operation::Decrypt => data::decrypt(gateway, body).await,
         Operation::GenerateRandom => data::generate_random(gateway, body).await,
+        Operation::ScheduleKeyDeletion => lifecycle::schedule_key_deletion(gateway, body).await,
+        Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(gateway, body).await,
+        Operation::UpdateKeyDescription => lifecycle::update_key_description(gateway, body).await,
+        Operation::ReEncrypt => reencrypt::re_encrypt(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),
@@ -45,6 +53,30 @@ impl Gateway {
     fn caller(&self) -> Option<v1::Caller> {
         Some(v1::Caller::from(&self.scope))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyRequest {
+    key_id: Option<String>,
+}
+
+/// A request whose one member is a required `KeyId` (EnableKey, DisableKey, CancelKeyDeletion),
+/// validated, with its route.
+fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
+    let req: KeyRequest = decode(body)?;
+    let mut v = Violations::new();
+    v.required("keyId", req.key_id.as_ref());
+    check_key_id(&mut v, "keyId", req.key_id.as_deref());
+    v.finish()?;
+
+    let key_id = req.key_id.unwrap_or_default();
+    let route = route_key(&key_id).to_vec();
+    let request = v1::KeyRequest {
+        caller: gateway.caller(),
+        key_id,
+    };
+    Ok((route, request))
 }
 
 /// `KeyIdType`: 1 to 2048 characters.

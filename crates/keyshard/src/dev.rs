@@ -57,6 +57,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         CacheConfig::default(),
     ));
     shard.spawn_change_listener();
+    shard.spawn_key_deletion(args.key_deletion.interval());
     if let Some(address) = args.metrics_listen {
         let listener = net::bind(&address.to_string()).await?;
         let metrics_address = net::local_address(&listener)?;

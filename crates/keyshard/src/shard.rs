@@ -46,6 +46,7 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         cache,
     ));
     shard.spawn_change_listener();
+    shard.spawn_key_deletion(args.key_deletion.interval());
 
     if let Some(address) = args.metrics_listen {
         let listener = net::bind(&address.to_string()).await?;

@@ -7,6 +7,8 @@ mod cache;
 mod crypto_ops;
 mod error;
 mod keys;
+mod lifecycle;
+mod reencrypt;
 pub mod rewrap;
 mod service;
 

@@ -181,4 +181,41 @@ impl shard_server::Shard for ShardService {
         caller_scope(req.caller.as_ref())?;
         respond(self.shard.generate_random(&req))
     }
+
+    async fn schedule_key_deletion(
+        &self,
+        request: Request<v1::ScheduleKeyDeletionRequest>,
+    ) -> Result<Response<v1::ScheduleKeyDeletionResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.schedule_key_deletion(&scope, req).await)
+    }
+
+    async fn cancel_key_deletion(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::CancelKeyDeletionResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.cancel_key_deletion(&scope, req).await)
+    }
+
+    async fn update_key_description(
+        &self,
+        request: Request<v1::UpdateKeyDescriptionRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        let result = self.shard.update_key_description(&scope, req).await;
+        respond(result.map(|()| v1::Empty {}))
+    }
+
+    async fn re_encrypt(
+        &self,
+        request: Request<v1::ReEncryptRequest>,
+    ) -> Result<Response<v1::ReEncryptResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.re_encrypt(&scope, req).await)
+    }
 }

@@ -29,6 +29,20 @@ async fn key_deleted_on(
     key
 }
 
+/// CancelKeyDeletion's change: a key pending deletion becomes disabled. Whether it did.
+async fn cancel(store: &dyn Store, account: &AccountId, byte: u8) -> bool {
+    store
+        .set_key_state_if(
+            account,
+            key_id(byte),
+            KeyState::PendingDeletion,
+            KeyState::Disabled,
+            None,
+        )
+        .await
+        .unwrap()
+}
+
 async fn aliases_of(store: &dyn Store, account: &AccountId, byte: u8) -> Vec<AliasRecord> {
     store
         .list_aliases(account, Some(key_id(byte)), None, 100)
@@ -57,16 +71,7 @@ pub(super) async fn a_guarded_state_change_happens_only_from_the_expected_state(
         Some(key.clone())
     );
 
-    let cancelled = store
-        .set_key_state_if(
-            &account,
-            key_id(0x42),
-            KeyState::PendingDeletion,
-            KeyState::Disabled,
-            None,
-        )
-        .await
-        .unwrap();
+    let cancelled = cancel(store, &account, 0x42).await;
     assert!(cancelled);
     let disabled = KeyRecord {
         state: KeyState::Disabled,
@@ -252,16 +257,10 @@ pub(super) async fn a_deletion_racing_a_cancellation_leaves_one_outcome(store: &
 
     let (deleted, cancelled) = tokio::join!(
         store.delete_due_keys(NOW, 10),
-        store.set_key_state_if(
-            &account,
-            key_id(0x42),
-            KeyState::PendingDeletion,
-            KeyState::Disabled,
-            None,
-        ),
+        cancel(store, &account, 0x42),
     );
     let stored = store.key(&account, key_id(0x42)).await.unwrap();
-    match (deleted.unwrap().as_slice(), cancelled.unwrap()) {
+    match (deleted.unwrap().as_slice(), cancelled) {
         ([], true) => assert_eq!(
             stored,
             Some(KeyRecord {
@@ -279,16 +278,7 @@ pub(super) async fn a_deletion_racing_a_cancellation_leaves_one_outcome(store: &
 
     // Once cancelled, a key is not deleted however late it gets.
     key_deleted_on(store, &account, 0x43, Some(NOW)).await;
-    let cancelled = store
-        .set_key_state_if(
-            &account,
-            key_id(0x43),
-            KeyState::PendingDeletion,
-            KeyState::Disabled,
-            None,
-        )
-        .await
-        .unwrap();
+    let cancelled = cancel(store, &account, 0x43).await;
     assert!(cancelled);
     assert_eq!(store.delete_due_keys(i64::MAX, 10).await.unwrap(), []);
 }
@@ -315,16 +305,7 @@ pub(super) async fn deleted_keys_and_their_aliases_are_announced(store: &dyn Sto
         .update_key_description(&account, key_id(0x02), KeyState::PendingDeletion, "x")
         .await
         .unwrap();
-    store
-        .set_key_state_if(
-            &account,
-            key_id(0x02),
-            KeyState::PendingDeletion,
-            KeyState::Disabled,
-            None,
-        )
-        .await
-        .unwrap();
+    cancel(store, &account, 0x02).await;
     store.delete_due_keys(NOW, 10).await.unwrap();
 
     let key = |byte| StoreChange::Key {
