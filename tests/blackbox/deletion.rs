@@ -1,13 +1,11 @@
-//! ScheduleKeyDeletion and CancelKeyDeletion, what a key pending deletion still allows, and the
-//! deletion itself when the waiting period is over (behaviour reference, sections 2 and 4.4).
+//! ScheduleKeyDeletion and CancelKeyDeletion, the state changes they make, and the deletion
+//! itself when the waiting period is over (behaviour reference, sections 2 and 4.4).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::DateTime;
 use aws_sdk_kms::types::KeyState;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use sqlx::{Connection as _, SqliteConnection};
 
@@ -37,7 +35,7 @@ fn millis(date: Option<&DateTime>) -> i64 {
         .expect("the date fits in milliseconds")
 }
 
-fn pending_deletion(key_id: &str) -> Failure {
+pub(crate) fn pending_deletion(key_id: &str) -> Failure {
     Failure::new(
         400,
         "KMSInvalidStateException",
@@ -53,7 +51,7 @@ fn not_pending_deletion(key_id: &str) -> Failure {
     )
 }
 
-async fn schedule(client: &Client, key_id: &str, days: i32) {
+pub(crate) async fn schedule(client: &Client, key_id: &str, days: i32) {
     client
         .schedule_key_deletion()
         .key_id(key_id)
@@ -239,145 +237,6 @@ async fn a_second_schedule_is_refused_and_only_a_pending_deletion_can_be_cancell
         .expect("CancelKeyDeletion");
     let cancelled = client.cancel_key_deletion().key_id(&key_id).send().await;
     assert_eq!(failure(cancelled), not_pending_deletion(&key_id));
-
-    ks.finish();
-}
-
-#[tokio::test]
-async fn every_cryptographic_operation_is_refused_while_a_key_is_pending_deletion() {
-    let ks = Keyshard::start().await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    let other = create_key(&client).await;
-    let sealed = encrypt_text(&client, &key_id, "sealed before scheduling", &[]).await;
-    let other_sealed = encrypt_text(&client, &other, "sealed under the other", &[]).await;
-    let (sealed, other_sealed) = (
-        STANDARD.encode(sealed.into_inner()),
-        STANDARD.encode(other_sealed.into_inner()),
-    );
-    schedule(&client, &key_id, 7).await;
-
-    let calls = [
-        ("Encrypt", json!({"KeyId": key_id, "Plaintext": "eA=="})),
-        // The key state is checked before DryRun answers.
-        (
-            "Encrypt",
-            json!({"KeyId": key_id, "Plaintext": "eA==", "DryRun": true}),
-        ),
-        ("Decrypt", json!({"CiphertextBlob": sealed})),
-        (
-            "GenerateDataKey",
-            json!({"KeyId": key_id, "NumberOfBytes": 32}),
-        ),
-        (
-            "GenerateDataKeyWithoutPlaintext",
-            json!({"KeyId": key_id, "KeySpec": "AES_256"}),
-        ),
-        (
-            "ReEncrypt",
-            json!({"CiphertextBlob": sealed, "DestinationKeyId": other}),
-        ),
-        (
-            "ReEncrypt",
-            json!({"CiphertextBlob": other_sealed, "DestinationKeyId": key_id}),
-        ),
-    ];
-    let refused = json!({
-        "__type": "KMSInvalidStateException",
-        "message": format!("{} is pending deletion.", key_arn(&key_id)),
-    });
-    for (target, body) in calls {
-        let answer = ks.raw(target, &body).await;
-        assert_eq!(answer, (400, refused.clone()), "{target} {body}");
-    }
-
-    ks.finish();
-}
-
-#[tokio::test]
-async fn enable_disable_and_description_changes_are_refused_while_pending_deletion() {
-    let ks = Keyshard::start().await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    schedule(&client, &key_id, 7).await;
-    let refused = pending_deletion(&key_id);
-
-    let enabled = client.enable_key().key_id(&key_id).send().await;
-    assert_eq!(failure(enabled), refused);
-    let disabled = client.disable_key().key_id(key_arn(&key_id)).send().await;
-    assert_eq!(failure(disabled), refused);
-    let described = client
-        .update_key_description()
-        .key_id(&key_id)
-        .description("too late")
-        .send()
-        .await;
-    assert_eq!(failure(described), refused);
-
-    let metadata = describe(&client, &key_id).await;
-    assert_eq!(
-        (metadata.key_state(), metadata.description()),
-        (Some(&KeyState::PendingDeletion), Some(""))
-    );
-
-    ks.finish();
-}
-
-#[tokio::test]
-async fn aliases_of_a_key_pending_deletion_stay_listed_but_no_alias_may_newly_point_at_it() {
-    let ks = Keyshard::start().await;
-    let client = ks.client();
-    let key_id = create_key(&client).await;
-    let other = create_key(&client).await;
-    for (name, target) in [("alias/doomed", &key_id), ("alias/movable", &other)] {
-        create_alias(&client, name, target).await;
-    }
-    schedule(&client, &key_id, 7).await;
-    let refused = pending_deletion(&key_id);
-
-    let created = client
-        .create_alias()
-        .alias_name("alias/late")
-        .target_key_id(&key_id)
-        .send()
-        .await;
-    assert_eq!(failure(created), refused);
-    let moved = client
-        .update_alias()
-        .alias_name("alias/movable")
-        .target_key_id(&key_id)
-        .send()
-        .await;
-    assert_eq!(failure(moved), refused);
-
-    let listed: Vec<(String, String)> = customer_aliases(&client)
-        .await
-        .iter()
-        .map(|a| {
-            (
-                a.alias_name().unwrap_or_default().to_owned(),
-                a.target_key_id().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        listed,
-        [
-            ("alias/doomed".to_owned(), key_id.clone()),
-            ("alias/movable".to_owned(), other.clone())
-        ]
-    );
-    let by_alias = describe(&client, "alias/doomed").await;
-    assert_eq!(by_alias.key_state(), Some(&KeyState::PendingDeletion));
-
-    // A pending-deletion source does not stop an alias from moving away.
-    client
-        .update_alias()
-        .alias_name("alias/doomed")
-        .target_key_id(&other)
-        .send()
-        .await
-        .expect("UpdateAlias away from the pending key");
 
     ks.finish();
 }

@@ -13,6 +13,7 @@ mod harness;
 mod keys;
 mod lifecycle;
 mod paging;
+mod pending_deletion;
 mod protocol;
 mod random;
 mod raw_http;

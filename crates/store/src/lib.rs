@@ -3,7 +3,7 @@
 //!
 //! Key material is stored only wrapped under a root key; the store never sees it in the clear.
 //! Every method takes the caller's account and scopes its queries by it, except the walk that
-//! re-wraps versions under a new root key.
+//! re-wraps versions under a new root key and the deletion of keys whose waiting period is over.
 
 mod error;
 mod feed;
@@ -63,7 +63,7 @@ pub struct AccountKeyVersion {
 /// Postgres, atomically with) its commit; shards drop what they cached for it.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum StoreChange {
-    /// A key's metadata, state or versions changed.
+    /// A key's metadata, state or versions changed, or the key was deleted.
     Key { account: AccountId, key_id: KeyId },
     /// An alias was created, moved or deleted.
     Alias { account: AccountId, name: AliasName },

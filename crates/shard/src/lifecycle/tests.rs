@@ -107,6 +107,30 @@ async fn scheduling_sets_the_deletion_date_the_window_ends_on() {
 }
 
 #[tokio::test]
+async fn a_waiting_period_the_gateway_should_have_refused_is_refused_here_too() {
+    let (shard, scope, _dir) = shard().await;
+    let key_id = create_key(&shard, &scope).await;
+
+    for days in [0, 6, 31] {
+        let request = v1::ScheduleKeyDeletionRequest {
+            caller: caller(&scope),
+            key_id: key_id.to_string(),
+            pending_window_in_days: days,
+        };
+        let scheduled = shard.schedule_key_deletion(&scope, request).await;
+        assert_eq!(
+            scheduled.err(),
+            Some(KmsError::Internal(
+                "the gateway sent a waiting period outside 7 to 30 days".to_owned()
+            )),
+            "{days} days"
+        );
+    }
+    let stored = record(&shard, &scope, key_id).await.expect("the key");
+    assert_eq!(stored.state, KeyState::Enabled);
+}
+
+#[tokio::test]
 async fn a_key_is_deleted_only_once_its_deletion_date_has_come() {
     let (shard, scope, _dir) = shard().await;
     let doomed = create_key(&shard, &scope).await;
