@@ -74,16 +74,29 @@ async fn every_operation_works_through_either_gateway_of_a_cluster() {
         .send()
         .await
         .expect("DisableKey");
-    let described = two
-        .describe_key()
-        .key_id("alias/cluster")
-        .send()
-        .await
-        .expect("DescribeKey");
-    assert_eq!(
-        described.key_metadata().and_then(|m| m.key_state()),
-        Some(&KeyState::Disabled)
-    );
+    // The shard behind the alias may have the key cached; the change reaches it within a
+    // second, once its announcement arrives.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let described = two
+            .describe_key()
+            .key_id("alias/cluster")
+            .send()
+            .await
+            .expect("DescribeKey");
+        let state = described
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .cloned();
+        if state == Some(KeyState::Disabled) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {state:?} a second after DisableKey"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     two.enable_key()
         .key_id(&key_id)
         .send()

@@ -172,6 +172,11 @@ impl Keyshard {
         next
     }
 
+    /// The `host:port` of the JSON API.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
     /// An SDK client for this Keyshard. Retries are off, so a 5xx reaches the test.
     pub(crate) fn client(&self) -> Client {
         sdk_client(&self.address, &self.observed)

@@ -208,3 +208,33 @@ async fn an_operation_keyshard_does_not_implement_is_an_unsupported_operation() 
 
     ks.finish();
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use std::io::{Read as _, Write as _};
+
+    let ks = Keyshard::start().await;
+    let address = ks.address().to_owned();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            .expect("partial headers sent");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("read timeout");
+        let started = tokio::time::Instant::now();
+        let mut rest = Vec::new();
+        // The server closes the connection once its header timeout passes.
+        let _ = stream.read_to_end(&mut rest);
+        started.elapsed()
+    })
+    .await
+    .expect("the slow client does not panic");
+    assert!(
+        closed < std::time::Duration::from_secs(20),
+        "still open after {closed:?}"
+    );
+
+    ks.finish();
+}

@@ -1,9 +1,11 @@
 //! The JSON 1.1 envelope: method, path, `Content-Type`, `X-Amz-Target` and `Authorization`
 //! checks, and reading the body under a size cap.
 
+use std::time::Duration;
+
 use http::{HeaderMap, Method, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body as _, Bytes, Incoming};
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 
@@ -84,13 +86,29 @@ fn incomplete(message: &str) -> KmsError {
     KmsError::IncompleteSignature(message.to_owned())
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
+/// A client must send the whole body within this time.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (at once when the declared
+/// length is larger) and a body that does not arrive in [`BODY_READ_TIMEOUT`].
 pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, KmsError> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let too_large = || {
+        KmsError::Validation(format!(
+            "Request body must be at most {MAX_BODY_BYTES} bytes."
+        ))
+    };
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, MAX_BODY_BYTES).collect(),
+    )
+    .await
+    .map_err(|_| KmsError::Serialization)?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(KmsError::Validation(
-            format!("Request body must be at most {MAX_BODY_BYTES} bytes."),
-        )),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(KmsError::Serialization),
     }
 }
@@ -187,6 +205,17 @@ mod tests {
             authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header must use the AWS4-HMAC-SHA256 algorithm".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_bare_algorithm_name_asks_for_the_credential() {
+        let h = headers(&[("authorization", "AWS4-HMAC-SHA256")]);
+        assert_eq!(
+            authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
+            Err(KmsError::IncompleteSignature(
+                "Authorization header requires 'Credential' parameter.".into()
             ))
         );
     }

@@ -3,21 +3,34 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use keyshard_core::KmsError;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::{Gateway, ops, protocol};
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
+
+/// Connections served at once. Further clients wait in the kernel's accept queue, so a flood of
+/// idle connections cannot exhaust the process's file descriptors.
+const MAX_CONNECTIONS: usize = 4096;
+
+/// A client must send a request's headers within this time, and an idle keep-alive connection
+/// is closed after it.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// First and longest pause after a failed `accept`, such as when file descriptors run out.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// Serves JSON 1.1 on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -26,27 +39,48 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut backoff = ACCEPT_BACKOFF.0;
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => return,
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+        };
+        // The semaphore is never closed.
+        let Ok(permit) = permit else { return };
         let accepted = tokio::select! {
             () = &mut shutdown => return,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF.0;
+                accepted
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "accepting a connection failed");
+                // Errors such as EMFILE repeat until something changes: pause, doubling the
+                // pause up to a second, so the loop neither spins nor floods the log.
+                tracing::warn!(error = %err, retry_in = ?backoff, "accepting a connection failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
                 continue;
             }
         };
         let gateway = Arc::clone(&gateway);
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
-            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            if let Err(err) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 }

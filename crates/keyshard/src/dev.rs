@@ -12,11 +12,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::admin;
 use crate::config::{DevArgs, ScopeError};
+use crate::data_dir::{self, DataDirError};
 use crate::net::{self, ListenError};
-use crate::root_key::{self, RootKeyError};
-
-const DATABASE_FILE: &str = "keyshard.db";
-const ROOT_KEY_FILE: &str = "root-key";
 
 /// Why `keyshard dev` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +22,7 @@ pub(crate) enum DevError {
     Scope(#[from] ScopeError),
 
     #[error(transparent)]
-    RootKey(#[from] RootKeyError),
+    DataDir(#[from] DataDirError),
 
     #[error("cannot open the embedded store")]
     Store(#[source] keyshard_store::StoreError),
@@ -39,13 +36,8 @@ pub(crate) enum DevError {
 
 pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     let scope = args.scope.parse()?;
-    let root_key_path = args.data_dir.join(ROOT_KEY_FILE);
-    if root_key::ensure_generated(&args.data_dir, &root_key_path)? {
-        tracing::info!(path = %root_key_path.display(), "generated a development root key");
-    }
-    let root_key = root_key::load(&root_key_path)?;
-    tracing::info!(root_key_id = %root_key.id(), path = %root_key_path.display(), "root key loaded");
-    let store = SqliteStore::open(&args.data_dir.join(DATABASE_FILE))
+    let data_dir = data_dir::open(&args.data_dir)?;
+    let store = SqliteStore::open(&data_dir.database)
         .await
         .map_err(DevError::Store)?;
 
@@ -53,7 +45,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     let shard_address = net::local_address(&shard_listener)?;
     let shard = Arc::new(Shard::new(
         Arc::new(store),
-        RootKeyRing::new(root_key, Vec::new()),
+        RootKeyRing::new(data_dir.root_key, Vec::new()),
         CacheConfig::default(),
     ));
     shard.spawn_change_listener();
@@ -89,6 +81,12 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         "development mode: the root key is a plain file in the data directory and any \
          credentials are accepted, unverified, as this one account; do not use it in production"
     );
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            %listen,
+            "development mode on a non-loopback address: anyone who can reach it can use every key"
+        );
+    }
     tracing::info!(%listen, shard = %shard_address, region = %scope.region, "keyshard ready to serve");
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
     tracing::info!("keyshard stopped");

@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod data_dir;
 mod dev;
 mod gateway;
 mod migrate;
@@ -15,6 +16,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+/// Variable holding the log filter, in `tracing` syntax.
+const LOG_ENV: &str = "KEYSHARD_LOG";
+const DEFAULT_LOG: &str = "info";
 
 /// A key management service that speaks the AWS KMS API.
 #[derive(Parser)]
@@ -40,13 +45,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let (filter, bad_filter) = match std::env::var(LOG_ENV) {
+        Ok(text) => match EnvFilter::try_new(&text) {
+            Ok(filter) => (filter, None),
+            Err(err) => (EnvFilter::new(DEFAULT_LOG), Some((text, err))),
+        },
+        Err(_) => (EnvFilter::new(DEFAULT_LOG), None),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KEYSHARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some((text, err)) = bad_filter {
+        tracing::warn!(value = %text, error = %err, "{LOG_ENV} is not a valid filter; logging at {DEFAULT_LOG}");
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -94,18 +94,21 @@ pub(crate) fn load(path: &Path) -> Result<RootKey, RootKeyError> {
     RootKey::new(SecretBytes::new(bytes.to_vec())).map_err(|_| RootKeyError::Format { path: shown })
 }
 
-/// Creates `dir` (owner-only) and a fresh root key file in it (owner read/write only), unless
-/// the file exists. Returns whether a key was generated.
-pub(crate) fn ensure_generated(dir: &Path, path: &Path) -> Result<bool, RootKeyError> {
-    let create_err = |p: &Path| {
-        let path = p.display().to_string();
-        move |source| RootKeyError::Create { path, source }
-    };
+/// Creates `dir`, and any missing parents, readable by the owner only.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(create_err(dir))?;
+}
+
+/// Writes a fresh root key to `path` (owner read/write only) unless the file exists. Returns
+/// whether a key was generated.
+pub(crate) fn ensure_generated(path: &Path) -> Result<bool, RootKeyError> {
+    let create_err = |source| RootKeyError::Create {
+        path: path.display().to_string(),
+        source,
+    };
     let mut file = match fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -114,14 +117,14 @@ pub(crate) fn ensure_generated(dir: &Path, path: &Path) -> Result<bool, RootKeyE
     {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(err) => return Err(create_err(path)(err)),
+        Err(err) => return Err(create_err(err)),
     };
     let key = SecretBytes::random(32).map_err(RootKeyError::Generate)?;
     let mut text = Zeroizing::new(hex::encode(key.secret_bytes()));
     text.push('\n');
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(create_err(path))?;
+        .map_err(create_err)?;
     Ok(true)
 }
 
@@ -136,8 +139,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let path = data.join("root-key");
-        assert!(ensure_generated(&data, &path).unwrap());
-        assert!(!ensure_generated(&data, &path).unwrap());
+        create_private_dir(&data).unwrap();
+        assert!(ensure_generated(&path).unwrap());
+        assert!(!ensure_generated(&path).unwrap());
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600

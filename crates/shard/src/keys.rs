@@ -16,6 +16,35 @@ use crate::error::{from_crypto, from_store};
 use crate::lifecycle::KeyChange;
 use crate::{Shard, now_millis};
 
+/// A CreateKey request as the shard accepts it: the key id the gateway chose and the key's
+/// properties, each already one of the model's values.
+pub(crate) struct NewKey {
+    pub(crate) key_id: KeyId,
+    pub(crate) description: String,
+    pub(crate) key_spec: KeySpec,
+    pub(crate) key_usage: KeyUsage,
+    pub(crate) origin: Origin,
+}
+
+impl TryFrom<v1::CreateKeyRequest> for NewKey {
+    type Error = tonic::Status;
+
+    /// Anything the gateway would not have sent is InvalidArgument.
+    fn try_from(req: v1::CreateKeyRequest) -> Result<Self, tonic::Status> {
+        let invalid = |what: &str| tonic::Status::invalid_argument(format!("malformed {what}"));
+        let description_fits = req.description.chars().count() <= 8192;
+        Ok(Self {
+            key_id: KeyId::parse(&req.key_id).ok_or_else(|| invalid("key id"))?,
+            description: Some(req.description)
+                .filter(|_| description_fits)
+                .ok_or_else(|| invalid("description"))?,
+            key_spec: KeySpec::parse(&req.key_spec).ok_or_else(|| invalid("key spec"))?,
+            key_usage: KeyUsage::parse(&req.key_usage).ok_or_else(|| invalid("key usage"))?,
+            origin: Origin::parse(&req.origin).ok_or_else(|| invalid("origin"))?,
+        })
+    }
+}
+
 /// A key looked up for a caller, with its ARN in the caller's scope.
 pub(crate) struct ResolvedKey {
     pub(crate) record: KeyRecord,
@@ -168,24 +197,20 @@ impl Shard {
     pub(crate) async fn create_key(
         &self,
         scope: &Scope,
-        req: v1::CreateKeyRequest,
+        new: NewKey,
     ) -> Result<v1::KeyMetadata, KmsError> {
-        let key_id = KeyId::parse(&req.key_id)
-            .ok_or_else(|| KmsError::Internal("the gateway sent a malformed key id".to_owned()))?;
-        let (Some(key_spec), Some(key_usage), Some(origin)) = (
-            KeySpec::parse(&req.key_spec),
-            KeyUsage::parse(&req.key_usage),
-            Origin::parse(&req.origin),
-        ) else {
-            return Err(KmsError::Internal(
-                "the gateway sent an unknown key spec, usage or origin".to_owned(),
-            ));
-        };
+        let NewKey {
+            key_id,
+            description,
+            key_spec,
+            key_usage,
+            origin,
+        } = new;
         let now = now_millis();
         let record = KeyRecord {
             account: scope.account.clone(),
             key_id,
-            description: req.description,
+            description,
             key_spec,
             key_usage,
             origin,

@@ -10,7 +10,7 @@ use keyshard_proto::{caller_scope, status_from_error, v1};
 use tonic::{Request, Response, Status};
 
 use crate::Shard;
-use crate::keys::metadata;
+use crate::keys::{NewKey, metadata};
 
 /// The gRPC face of a [`Shard`].
 pub struct ShardService {
@@ -21,6 +21,30 @@ impl ShardService {
     pub(crate) fn new(shard: Arc<Shard>) -> Self {
         Self { shard }
     }
+}
+
+/// The gateway validates every request against the API model; the shard checks again the
+/// sizes that decide how much it allocates, so that nothing reaching its port directly can make
+/// it allocate more than a valid request would. A violation is a caller bug: InvalidArgument.
+fn check_size(what: &str, len: usize, min: usize, max: usize) -> Result<(), Status> {
+    if (min..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{what} must be {min} to {max} bytes"
+        )))
+    }
+}
+
+/// Most bytes GenerateDataKey and GenerateRandom produce (`NumberOfBytesType`).
+const MAX_GENERATED_BYTES: usize = 1024;
+/// Most plaintext bytes Encrypt takes (`PlaintextType`).
+const MAX_PLAINTEXT_BYTES: usize = 4096;
+/// Most ciphertext bytes Decrypt takes (`CiphertextType`).
+const MAX_CIPHERTEXT_BYTES: usize = 6144;
+
+fn byte_count(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn respond<T>(result: Result<T, KmsError>) -> Result<Response<T>, Status> {
@@ -37,7 +61,8 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::KeyMetadataResponse>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        let result = self.shard.create_key(&scope, req).await;
+        let new = NewKey::try_from(req)?;
+        let result = self.shard.create_key(&scope, new).await;
         respond(result.map(|m| v1::KeyMetadataResponse {
             key_metadata: Some(m),
         }))
@@ -124,6 +149,12 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::GenerateDataKeyResponse>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
+        check_size(
+            "number_of_bytes",
+            byte_count(req.number_of_bytes),
+            1,
+            MAX_GENERATED_BYTES,
+        )?;
         respond(self.shard.generate_data_key(&scope, req).await)
     }
 
@@ -133,6 +164,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::EncryptResponse>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
+        check_size("plaintext", req.plaintext.len(), 1, MAX_PLAINTEXT_BYTES)?;
         respond(self.shard.encrypt(&scope, req).await)
     }
 
@@ -142,6 +174,12 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::DecryptResponse>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
+        check_size(
+            "ciphertext_blob",
+            req.ciphertext_blob.len(),
+            0,
+            MAX_CIPHERTEXT_BYTES,
+        )?;
         respond(self.shard.decrypt(&scope, req).await)
     }
 
@@ -179,6 +217,12 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::GenerateRandomResponse>, Status> {
         let req = request.into_inner();
         caller_scope(req.caller.as_ref())?;
+        check_size(
+            "number_of_bytes",
+            byte_count(req.number_of_bytes),
+            1,
+            MAX_GENERATED_BYTES,
+        )?;
         respond(self.shard.generate_random(&req))
     }
 

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A realistic AWS CLI session against Keyshard, asserting what each command prints.
+# Usage: cli_session.sh http://127.0.0.1:PORT   (the `aws` command must be on PATH)
+set -euo pipefail
+
+endpoint=$1
+export AWS_ACCESS_KEY_ID=AKIDCLIENTTEST000000 AWS_SECRET_ACCESS_KEY=client-test-secret
+export AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+kms() { aws --endpoint-url "$endpoint" kms "$@"; }
+
+# Fails with both values shown unless they are equal.
+expect() {
+  if [[ $2 != "$3" ]]; then
+    echo "cli session: $1: expected [$3], got [$2]" >&2
+    exit 1
+  fi
+}
+
+# Runs a command that must fail, and checks the error code the CLI reports.
+expect_error() {
+  local code=$1
+  shift
+  if "$@" >"$work/out" 2>"$work/err"; then
+    echo "cli session: $* succeeded; expected $code" >&2
+    exit 1
+  fi
+  if ! grep -q "($code)" "$work/err"; then
+    echo "cli session: $* failed without $code:" >&2
+    cat "$work/err" >&2
+    exit 1
+  fi
+}
+
+key_id=$(kms create-key --description "cli session" --query KeyMetadata.KeyId --output text)
+arn="arn:aws:kms:us-east-1:111122223333:key/$key_id"
+expect "create-key ARN" "$(kms describe-key --key-id "$key_id" --query KeyMetadata.Arn --output text)" "$arn"
+expect "description" "$(kms describe-key --key-id "$key_id" --query KeyMetadata.Description --output text)" "cli session"
+
+kms create-alias --alias-name alias/cli-session --target-key-id "$key_id"
+expect "alias target" \
+  "$(kms list-aliases --key-id "$key_id" --query 'Aliases[0].AliasName' --output text)" \
+  "alias/cli-session"
+
+printf 'sixteen byte msg' >"$work/plain"
+kms encrypt --key-id alias/cli-session --plaintext "fileb://$work/plain" \
+  --encryption-context app=cli --query CiphertextBlob --output text | base64 -d >"$work/blob"
+expect "decrypt" \
+  "$(kms decrypt --ciphertext-blob "fileb://$work/blob" --encryption-context app=cli \
+      --query Plaintext --output text | base64 -d)" \
+  "sixteen byte msg"
+expect "decrypt KeyId" \
+  "$(kms decrypt --ciphertext-blob "fileb://$work/blob" --encryption-context app=cli \
+      --query KeyId --output text)" \
+  "$arn"
+expect_error InvalidCiphertextException kms decrypt --ciphertext-blob "fileb://$work/blob"
+
+kms generate-data-key-without-plaintext --key-id "$arn" --key-spec AES_256 \
+  --query CiphertextBlob --output text | base64 -d >"$work/data-key"
+expect "data key length" \
+  "$(kms decrypt --ciphertext-blob "fileb://$work/data-key" --query Plaintext --output text |
+      base64 -d | wc -c | tr -d ' ')" \
+  "32"
+
+kms disable-key --key-id "$key_id"
+expect "state after disable" \
+  "$(kms describe-key --key-id alias/cli-session --query KeyMetadata.KeyState --output text)" \
+  "Disabled"
+expect_error DisabledException kms encrypt --key-id "$key_id" --plaintext "fileb://$work/plain"
+expect_error DisabledException kms decrypt --ciphertext-blob "fileb://$work/blob" \
+  --encryption-context app=cli
+kms enable-key --key-id "$key_id"
+expect "state after enable" \
+  "$(kms describe-key --key-id "$key_id" --query KeyMetadata.KeyState --output text)" \
+  "Enabled"
+
+expect "random bytes" \
+  "$(kms generate-random --number-of-bytes 24 --query Plaintext --output text |
+      base64 -d | wc -c | tr -d ' ')" \
+  "24"
+expect_error NotFoundException kms describe-key --key-id alias/no-such-alias
+expect_error ValidationException kms generate-random --number-of-bytes 2000
+
+echo "cli session: every command printed what AWS KMS prints"
