@@ -62,10 +62,13 @@ pub(crate) fn authenticate(mode: AuthMode, headers: &HeaderMap) -> Result<(), Km
 
 /// A SigV4 header names its algorithm and carries Credential, SignedHeaders and Signature.
 fn check_sigv4_shape(value: &str) -> Result<(), KmsError> {
-    let Some(params) = value.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        return Err(incomplete(
-            "Authorization header must use the AWS4-HMAC-SHA256 algorithm",
-        ));
+    let params = match value.strip_prefix("AWS4-HMAC-SHA256") {
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => rest,
+        _ => {
+            return Err(incomplete(
+                "Authorization header must use the AWS4-HMAC-SHA256 algorithm",
+            ));
+        }
     };
     for part in ["Credential", "SignedHeaders", "Signature"] {
         let present = params.split(',').any(|p| {
