@@ -22,9 +22,9 @@ use crate::{Shard, now_millis};
 const DAY_MILLIS: Millis = 86_400_000;
 
 /// The waiting periods AWS accepts (AWS KMS API Reference, ScheduleKeyDeletion). The gateway
-/// answers anything else with a ValidationException; a shard refuses it too rather than delete
-/// a key early.
-const PENDING_WINDOW_DAYS: RangeInclusive<u32> = 7..=30;
+/// answers anything else with a ValidationException; the shard's service refuses it too rather
+/// than delete a key early.
+pub(crate) const PENDING_WINDOW_DAYS: RangeInclusive<u32> = 7..=30;
 
 /// Keys the deletion task deletes per transaction.
 const DELETION_BATCH: u32 = 100;
@@ -42,18 +42,13 @@ pub(crate) enum KeyChange {
 }
 
 impl Shard {
-    /// AWS KMS API Reference, ScheduleKeyDeletion.
+    /// AWS KMS API Reference, ScheduleKeyDeletion. The window is one of `PENDING_WINDOW_DAYS`.
     pub(crate) async fn schedule_key_deletion(
         &self,
         scope: &Scope,
         req: v1::ScheduleKeyDeletionRequest,
     ) -> Result<v1::ScheduleKeyDeletionResponse, KmsError> {
         let days = req.pending_window_in_days;
-        if !PENDING_WINDOW_DAYS.contains(&days) {
-            return Err(KmsError::Internal(
-                "the gateway sent a waiting period outside 7 to 30 days".to_owned(),
-            ));
-        }
         let deletion_date = now_millis().saturating_add(Millis::from(days) * DAY_MILLIS);
         let key = self
             .change_key(scope, &req.key_id, Operation::ScheduleKeyDeletion, |_| {

@@ -7,12 +7,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use keyshard_core::id::KeyId;
 use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
+use keyshard_proto::v1::shard_server::Shard as _;
 use keyshard_store::SqliteStore;
 use tempfile::TempDir;
 use tokio::time::Instant;
 
 use super::*;
 use crate::CacheConfig;
+use crate::keys::NewKey;
+use crate::service::ShardService;
 
 async fn shard() -> (Arc<Shard>, Scope, TempDir) {
     let dir = tempfile::tempdir().expect("the temp directory is writable");
@@ -47,7 +50,8 @@ async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
         key_usage: "ENCRYPT_DECRYPT".to_owned(),
         origin: "AWS_KMS".to_owned(),
     };
-    shard.create_key(scope, request).await.expect("CreateKey");
+    let new = NewKey::try_from(request).expect("a well-formed CreateKey");
+    shard.create_key(scope, new).await.expect("CreateKey");
     key_id
 }
 
@@ -107,9 +111,10 @@ async fn scheduling_sets_the_deletion_date_the_window_ends_on() {
 }
 
 #[tokio::test]
-async fn a_waiting_period_the_gateway_should_have_refused_is_refused_here_too() {
+async fn the_service_refuses_a_waiting_period_the_gateway_would_have_refused() {
     let (shard, scope, _dir) = shard().await;
     let key_id = create_key(&shard, &scope).await;
+    let service = ShardService::new(Arc::clone(&shard));
 
     for days in [0, 6, 31] {
         let request = v1::ScheduleKeyDeletionRequest {
@@ -117,12 +122,16 @@ async fn a_waiting_period_the_gateway_should_have_refused_is_refused_here_too() 
             key_id: key_id.to_string(),
             pending_window_in_days: days,
         };
-        let scheduled = shard.schedule_key_deletion(&scope, request).await;
+        let status = service
+            .schedule_key_deletion(tonic::Request::new(request))
+            .await
+            .expect_err("the window is refused");
         assert_eq!(
-            scheduled.err(),
-            Some(KmsError::Internal(
-                "the gateway sent a waiting period outside 7 to 30 days".to_owned()
-            )),
+            (status.code(), status.message()),
+            (
+                tonic::Code::InvalidArgument,
+                "pending_window_in_days must be 7 to 30"
+            ),
             "{days} days"
         );
     }
