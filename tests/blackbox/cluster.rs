@@ -1,6 +1,7 @@
 //! The production topology: gateways and shards as separate processes on one Postgres
 //! database (DESIGN.md, "Routing, caching, consistency").
 
+mod deletion;
 pub(crate) mod nodes;
 
 use std::sync::Arc;

@@ -196,8 +196,8 @@ async fn an_operation_keyshard_does_not_implement_is_an_unsupported_operation() 
     let client = ks.client();
     let key_id = create_key(&client).await;
 
-    let scheduled = failure(client.schedule_key_deletion().key_id(&key_id).send().await);
-    assert_eq!(scheduled.kind(), (400, "UnsupportedOperationException"));
+    let described = failure(client.describe_custom_key_stores().send().await);
+    assert_eq!(described.kind(), (400, "UnsupportedOperationException"));
     let (status, body) = ks
         .raw(
             "ReplicateKey",

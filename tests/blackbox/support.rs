@@ -8,7 +8,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::config::http::HttpResponse;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::AliasListEntry;
+use aws_sdk_kms::types::{AliasListEntry, KeyMetadata};
 use serde_json::Value;
 
 use crate::harness::{ACCOUNT, REGION};
@@ -156,4 +156,49 @@ pub(crate) async fn customer_aliases(client: &Client) -> Vec<AliasListEntry> {
         .filter(|a| !a.alias_name().unwrap_or_default().starts_with("alias/aws/"))
         .cloned()
         .collect()
+}
+
+/// Points a new alias at a key.
+pub(crate) async fn create_alias(client: &Client, alias_name: &str, target_key_id: &str) {
+    client
+        .create_alias()
+        .alias_name(alias_name)
+        .target_key_id(target_key_id)
+        .send()
+        .await
+        .expect("CreateAlias");
+}
+
+/// A key's metadata as DescribeKey returns it, for any form of its identifier.
+pub(crate) async fn key_metadata(client: &Client, key_id: &str) -> KeyMetadata {
+    let described = client
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .expect("DescribeKey");
+    described
+        .key_metadata()
+        .expect("DescribeKey returns KeyMetadata")
+        .clone()
+}
+
+pub(crate) async fn disable_key(client: &Client, key_id: &str) {
+    client
+        .disable_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .expect("DisableKey");
+}
+
+/// The answer of an operation without output: HTTP 200 and no body, or `{}`, which SDKs accept
+/// too (behaviour reference, section 0).
+pub(crate) fn assert_empty_answer(response: &RawResponse) {
+    assert_eq!(response.status, 200);
+    assert!(
+        response.body.is_empty() || response.json() == serde_json::json!({}),
+        "{:?}",
+        String::from_utf8_lossy(&response.body)
+    );
 }

@@ -4,7 +4,9 @@
 mod aliases;
 mod data;
 mod keys;
+mod lifecycle;
 mod policies;
+mod reencrypt;
 mod rotation;
 mod tags;
 
@@ -12,8 +14,10 @@ use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
+use serde::Deserialize;
 
 use crate::Gateway;
+use crate::json::decode;
 
 /// Runs `op` on a request body and returns the response body.
 pub(crate) async fn dispatch(
@@ -49,6 +53,10 @@ pub(crate) async fn dispatch(
         Operation::GetKeyRotationStatus => rotation::get_key_rotation_status(gateway, body).await,
         Operation::RotateKeyOnDemand => rotation::rotate_key_on_demand(gateway, body).await,
         Operation::ListKeyRotations => rotation::list_key_rotations(gateway, body).await,
+        Operation::ScheduleKeyDeletion => lifecycle::schedule_key_deletion(gateway, body).await,
+        Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(gateway, body).await,
+        Operation::UpdateKeyDescription => lifecycle::update_key_description(gateway, body).await,
+        Operation::ReEncrypt => reencrypt::re_encrypt(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),
@@ -59,6 +67,30 @@ impl Gateway {
     fn caller(&self) -> Option<v1::Caller> {
         Some(v1::Caller::from(&self.scope))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyRequest {
+    key_id: Option<String>,
+}
+
+/// A request whose one member is a required `KeyId` (EnableKey, DisableKey, CancelKeyDeletion),
+/// validated, with its route.
+fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
+    let req: KeyRequest = decode(body)?;
+    let mut v = Violations::new();
+    v.required("keyId", req.key_id.as_ref());
+    check_key_id(&mut v, "keyId", req.key_id.as_deref());
+    v.finish()?;
+
+    let key_id = req.key_id.unwrap_or_default();
+    let route = route_key(&key_id).to_vec();
+    let request = v1::KeyRequest {
+        caller: gateway.caller(),
+        key_id,
+    };
+    Ok((route, request))
 }
 
 /// `KeyIdType`: 1 to 2048 characters.

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use keyshard_core::id::Scope;
 use keyshard_core::rotation::DEFAULT_ON_DEMAND_ROTATION_LIMIT;
@@ -58,6 +59,9 @@ pub(crate) struct DevArgs {
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub(crate) key_deletion: KeyDeletionArgs,
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
@@ -133,6 +137,9 @@ pub(crate) struct ShardArgs {
 
     #[command(flatten)]
     pub(crate) rotation: RotationArgs,
+
+    #[command(flatten)]
+    pub(crate) key_deletion: KeyDeletionArgs,
 }
 
 /// Key rotation, for the subcommands that run a shard.
@@ -163,8 +170,28 @@ impl RotationArgs {
         }
     }
 
-    pub(crate) fn check_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.rotation_check_interval_seconds)
+    pub(crate) fn check_interval(&self) -> Duration {
+        Duration::from_secs(self.rotation_check_interval_seconds)
+    }
+}
+
+/// The task that deletes keys whose waiting period (ScheduleKeyDeletion) is over. Every shard
+/// runs it; several at once on one database delete each key once.
+#[derive(clap::Args)]
+pub(crate) struct KeyDeletionArgs {
+    /// Seconds between looks for keys whose deletion date has come; the first look is at start.
+    #[arg(
+        long,
+        env = "KEYSHARD_KEY_DELETION_INTERVAL_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) key_deletion_interval_seconds: u64,
+}
+
+impl KeyDeletionArgs {
+    pub(crate) fn interval(&self) -> Duration {
+        Duration::from_secs(self.key_deletion_interval_seconds)
     }
 }
 

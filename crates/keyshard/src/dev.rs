@@ -53,6 +53,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     );
     shard.spawn_change_listener();
     shard.spawn_automatic_rotation(scope.region.clone(), args.rotation.check_interval());
+    shard.spawn_key_deletion(args.key_deletion.interval());
     if let Some(address) = args.metrics_listen {
         let listener = net::bind(&address.to_string()).await?;
         let metrics_address = net::local_address(&listener)?;

@@ -1,5 +1,7 @@
 //! The cryptographic operations: GenerateDataKey (with and without plaintext), Encrypt,
-//! Decrypt and GenerateRandom.
+//! Decrypt and GenerateRandom, and the sealing and opening ReEncrypt shares with them.
+
+use std::collections::HashMap;
 
 use keyshard_core::KmsError;
 use keyshard_core::blob;
@@ -12,6 +14,20 @@ use keyshard_proto::v1;
 use crate::Shard;
 use crate::error::from_crypto;
 use crate::keys::ResolvedKey;
+
+/// A ciphertext blob opened for Decrypt or ReEncrypt: the key and backing version that sealed
+/// it, and its plaintext, which is wiped when dropped.
+pub(crate) struct Opened {
+    pub(crate) key: ResolvedKey,
+    pub(crate) version: u32,
+    pub(crate) plaintext: SecretBytes,
+}
+
+impl Opened {
+    pub(crate) fn key_material_id(&self) -> String {
+        key_material_id(self.key.record.key_id, self.version)
+    }
+}
 
 /// The message AWS gives when a blob names a key the caller cannot use, never saying which.
 const UNKNOWN_BLOB_KEY: &str = "The ciphertext refers to a customer master key that does not exist, \
@@ -72,21 +88,57 @@ impl Shard {
         scope: &Scope,
         req: v1::DecryptRequest,
     ) -> Result<v1::DecryptResponse, KmsError> {
-        let named = match req.key_id.as_deref() {
-            Some(key_id) => Some(self.resolve(scope, key_id, KeyRefForms::All).await?),
-            None => None,
-        };
+        let named = self.named_key(scope, req.key_id.as_deref()).await?;
         if req.ignore_ciphertext {
-            // DryRunModifiers IGNORE_CIPHERTEXT: only the named key is checked.
-            let key = named.ok_or_else(|| {
-                KmsError::Validation("KeyId is required when the ciphertext is ignored.".to_owned())
-            })?;
-            key.check_state(Operation::Decrypt)?;
-            key.check_encrypt_decrypt(Operation::Decrypt)?;
+            check_named_key_only(named.as_ref(), "KeyId", Operation::Decrypt)?;
             return Err(KmsError::DryRunOperation);
         }
 
-        let parsed = blob::parse(&req.ciphertext_blob)?;
+        let opened = self
+            .open_ciphertext(
+                scope,
+                named,
+                &req.ciphertext_blob,
+                req.encryption_context,
+                Operation::Decrypt,
+            )
+            .await?;
+        if req.dry_run {
+            return Err(KmsError::DryRunOperation);
+        }
+        Ok(v1::DecryptResponse {
+            plaintext: opened.plaintext.secret_bytes().to_vec(),
+            key_id: opened.key.arn.to_string(),
+            key_material_id: opened.key_material_id(),
+        })
+    }
+
+    /// The key an optional `KeyId` member names, in any of the four forms.
+    pub(crate) async fn named_key(
+        &self,
+        scope: &Scope,
+        key_id: Option<&str>,
+    ) -> Result<Option<ResolvedKey>, KmsError> {
+        match key_id {
+            Some(key_id) => Ok(Some(self.resolve(scope, key_id, KeyRefForms::All).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens a blob for `op` (Decrypt, or ReEncrypt's source side). The key its header names
+    /// must be the `named` one if the caller named one (else IncorrectKeyException), must exist
+    /// (else AccessDeniedException, not saying why), and must pass the key-state table and be
+    /// a symmetric encryption key; the version the header names then opens it with `context`
+    /// (AWS KMS API Reference, Decrypt).
+    pub(crate) async fn open_ciphertext(
+        &self,
+        scope: &Scope,
+        named: Option<ResolvedKey>,
+        ciphertext_blob: &[u8],
+        context: HashMap<String, String>,
+        op: Operation,
+    ) -> Result<Opened, KmsError> {
+        let parsed = blob::parse(ciphertext_blob)?;
         let key = match named {
             Some(key) if key.record.key_id != parsed.header.key_id => {
                 return Err(KmsError::IncorrectKey);
@@ -97,23 +149,20 @@ impl Shard {
                 .await?
                 .ok_or_else(|| KmsError::AccessDenied(UNKNOWN_BLOB_KEY.to_owned()))?,
         };
-        key.check_state(Operation::Decrypt)?;
-        key.check_encrypt_decrypt(Operation::Decrypt)?;
+        key.check_state(op)?;
+        key.check_encrypt_decrypt(op)?;
 
         let version = parsed.header.version;
         let backing = self
             .backing_key(&key, version)
             .await?
             .ok_or(KmsError::InvalidCiphertext)?;
-        let context = EncryptionContext::new(req.encryption_context.into_iter().collect());
+        let context = EncryptionContext::new(context.into_iter().collect());
         let plaintext = open(&backing, &parsed, &context)?;
-        if req.dry_run {
-            return Err(KmsError::DryRunOperation);
-        }
-        Ok(v1::DecryptResponse {
-            plaintext: plaintext.secret_bytes().to_vec(),
-            key_id: key.arn.to_string(),
-            key_material_id: key_material_id(key.record.key_id, version),
+        Ok(Opened {
+            key,
+            version,
+            plaintext,
         })
     }
 
@@ -130,7 +179,7 @@ impl Shard {
 
     /// The key for an operation that encrypts, after every check; with `dry_run`, the
     /// DryRunOperation answer once all checks passed (behaviour reference, section 3.7).
-    async fn encrypting_key(
+    pub(crate) async fn encrypting_key(
         &self,
         scope: &Scope,
         key_id: &str,
@@ -147,7 +196,7 @@ impl Shard {
     }
 
     /// Seals under the key's current backing version.
-    async fn seal_current(
+    pub(crate) async fn seal_current(
         &self,
         key: &ResolvedKey,
         context: &EncryptionContext,
@@ -160,4 +209,20 @@ impl Shard {
         })?;
         seal(&backing, key.record.key_id, version, context, plaintext).map_err(from_crypto)
     }
+}
+
+/// DryRunModifiers IGNORE_CIPHERTEXT: only the key the `member` names is checked, so it must be
+/// given (AWS KMS API Reference, Decrypt and ReEncrypt: DryRunModifiers).
+pub(crate) fn check_named_key_only(
+    named: Option<&ResolvedKey>,
+    member: &str,
+    op: Operation,
+) -> Result<(), KmsError> {
+    let key = named.ok_or_else(|| {
+        KmsError::Validation(format!(
+            "{member} is required when the ciphertext is ignored."
+        ))
+    })?;
+    key.check_state(op)?;
+    key.check_encrypt_decrypt(op)
 }

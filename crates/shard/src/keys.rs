@@ -13,6 +13,7 @@ use keyshard_proto::v1;
 use keyshard_store::{KeyRecord, KeyVersion, Millis, StoreError};
 
 use crate::error::{from_crypto, from_store};
+use crate::lifecycle::KeyChange;
 use crate::policies::create_key_policy;
 use crate::tags::create_key_tags;
 use crate::{Shard, now_millis};
@@ -362,30 +363,17 @@ impl Shard {
         } else {
             (Operation::DisableKey, KeyState::Disabled)
         };
-        let cached = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
-            .await?;
-        // The current state decides, so read it from the store rather than the cache.
-        self.cache
-            .invalidate_key(&scope.account, cached.record.key_id);
         let key = self
-            .key_by_id(scope, cached.record.key_id)
-            .await?
-            .ok_or_else(|| KmsError::key_not_found(&cached.arn))?;
-        key.check_state(op)?;
-        if key.record.state == state {
-            return Ok(());
+            .change_key(scope, &req.key_id, op, |record| {
+                (record.state != state).then_some(KeyChange::State {
+                    state,
+                    deletion_date: None,
+                })
+            })
+            .await?;
+        if key.record.state != state {
+            tracing::info!(key_id = %key.record.key_id, %state, "key state changed");
         }
-        let changed = self
-            .store
-            .set_key_state(&scope.account, key.record.key_id, state, None)
-            .await
-            .map_err(from_store)?;
-        self.cache.invalidate_key(&scope.account, key.record.key_id);
-        if !changed {
-            return Err(KmsError::key_not_found(&key.arn));
-        }
-        tracing::info!(key_id = %key.record.key_id, %state, "key state changed");
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::Shard;
 use crate::keys::{NewKey, metadata};
+use crate::lifecycle::PENDING_WINDOW_DAYS;
 
 /// The gRPC face of a [`Shard`].
 pub struct ShardService {
@@ -40,8 +41,10 @@ fn check_size(what: &str, len: usize, min: usize, max: usize) -> Result<(), Stat
 const MAX_GENERATED_BYTES: usize = 1024;
 /// Most plaintext bytes Encrypt takes (`PlaintextType`).
 const MAX_PLAINTEXT_BYTES: usize = 4096;
-/// Most ciphertext bytes Decrypt takes (`CiphertextType`).
+/// Most ciphertext bytes Decrypt and ReEncrypt take (`CiphertextType`).
 const MAX_CIPHERTEXT_BYTES: usize = 6144;
+/// Longest key description, in characters (`DescriptionType`).
+const MAX_DESCRIPTION_CHARS: usize = 8192;
 
 fn byte_count(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
@@ -352,5 +355,58 @@ impl shard_server::Shard for ShardService {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
         respond(self.shard.list_key_rotations(&scope, req).await)
+    }
+
+    // Key lifecycle.
+
+    async fn schedule_key_deletion(
+        &self,
+        request: Request<v1::ScheduleKeyDeletionRequest>,
+    ) -> Result<Response<v1::ScheduleKeyDeletionResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        if !PENDING_WINDOW_DAYS.contains(&req.pending_window_in_days) {
+            return Err(Status::invalid_argument(
+                "pending_window_in_days must be 7 to 30",
+            ));
+        }
+        respond(self.shard.schedule_key_deletion(&scope, req).await)
+    }
+
+    async fn cancel_key_deletion(
+        &self,
+        request: Request<v1::KeyRequest>,
+    ) -> Result<Response<v1::CancelKeyDeletionResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.cancel_key_deletion(&scope, req).await)
+    }
+
+    async fn update_key_description(
+        &self,
+        request: Request<v1::UpdateKeyDescriptionRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        if req.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Status::invalid_argument("malformed description"));
+        }
+        let result = self.shard.update_key_description(&scope, req).await;
+        respond(result.map(|()| v1::Empty {}))
+    }
+
+    async fn re_encrypt(
+        &self,
+        request: Request<v1::ReEncryptRequest>,
+    ) -> Result<Response<v1::ReEncryptResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        check_size(
+            "ciphertext_blob",
+            req.ciphertext_blob.len(),
+            0,
+            MAX_CIPHERTEXT_BYTES,
+        )?;
+        respond(self.shard.re_encrypt(&scope, req).await)
     }
 }

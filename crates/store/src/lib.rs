@@ -3,7 +3,8 @@
 //!
 //! Key material is stored only wrapped under a root key; the store never sees it in the clear.
 //! Every method takes the caller's account and scopes its queries by it, except the walks that
-//! re-wrap versions under a new root key and find keys due for automatic rotation.
+//! re-wrap versions under a new root key, find keys due for automatic rotation and delete keys
+//! whose waiting period is over.
 
 mod error;
 mod feed;
@@ -67,7 +68,7 @@ pub struct AccountKeyVersion {
 /// Postgres, atomically with) its commit; shards drop what they cached for it.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum StoreChange {
-    /// A key's metadata, state or versions changed.
+    /// A key's metadata, state or versions changed, or the key was deleted.
     Key { account: AccountId, key_id: KeyId },
     /// An alias was created, moved or deleted.
     Alias { account: AccountId, name: AliasName },
@@ -320,6 +321,42 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         limit: u32,
     ) -> Result<Vec<DueRotation>, StoreError>;
+
+    // Key lifecycle: state changes that must not overwrite a concurrent one, descriptions, and
+    // the deletion of keys whose waiting period is over.
+
+    /// Sets a key's state and deletion date only if its state is still `expected`
+    /// (compare-and-set, so a concurrent change is never overwritten), and announces the change.
+    /// Returns false if the key does not exist or is in another state.
+    async fn set_key_state_if(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        state: KeyState,
+        deletion_date: Option<Millis>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a key's description only if its state is still `expected`, and announces the
+    /// change. Returns false if the key does not exist or is in another state.
+    async fn update_key_description(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        description: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes up to `limit` keys that are pending deletion with a deletion date at or before
+    /// `now`, each with its versions and aliases, in one transaction, and announces every key and
+    /// alias deleted. Returns the deleted keys, earliest deletion date first. An administrative
+    /// walk across accounts. Safe to run from several processes at once: a key is deleted, and
+    /// returned, by one call only, and never after a concurrent cancellation committed.
+    async fn delete_due_keys(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<(AccountId, KeyId)>, StoreError>;
 }
 
 #[cfg(test)]

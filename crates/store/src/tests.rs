@@ -5,6 +5,7 @@
 mod aliases;
 mod changes;
 mod keys;
+mod lifecycle;
 mod policies;
 mod rotation;
 mod tags;
@@ -74,6 +75,13 @@ macro_rules! conformance {
                 rotation::racing_rotations_of_one_key_add_exactly_one_version,
                 rotation::listing_key_rotations_pages_in_version_order_with_or_without_the_first,
                 rotation::due_key_rotations_walk_enabled_keys_of_every_account_earliest_first,
+                lifecycle::a_guarded_state_change_happens_only_from_the_expected_state,
+                lifecycle::a_description_changes_only_from_the_expected_state,
+                lifecycle::due_keys_are_deleted_with_their_versions_and_aliases,
+                lifecycle::due_keys_are_deleted_earliest_first_up_to_the_limit,
+                lifecycle::racing_deletions_delete_each_key_once,
+                lifecycle::a_deletion_racing_a_cancellation_leaves_one_outcome,
+                lifecycle::deleted_keys_and_their_aliases_are_announced,
             );
         }
     };

@@ -206,7 +206,7 @@ pub(super) async fn encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
 }
 
 /// Keyshard's keys are symmetric, and symmetric keys use SYMMETRIC_DEFAULT only.
-fn check_symmetric_algorithm(algorithm: Option<&str>) -> Result<(), KmsError> {
+pub(super) fn check_symmetric_algorithm(algorithm: Option<&str>) -> Result<(), KmsError> {
     match algorithm {
         None | Some("SYMMETRIC_DEFAULT") => Ok(()),
         Some(other) => Err(KmsError::InvalidKeyUsage(format!(
@@ -240,11 +240,8 @@ struct DecryptResponse {
 pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: DecryptRequest = decode(body)?;
     let dry_run = req.dry_run.unwrap_or(false);
-    let modifiers = req.dry_run_modifiers.as_deref().unwrap_or_default();
-    let ignore_ciphertext = dry_run
-        && modifiers
-            .iter()
-            .any(|m| m == DryRunModifier::IgnoreCiphertext.as_str());
+    let modifiers = req.dry_run_modifiers.as_deref();
+    let ignore_ciphertext = ignores_ciphertext(dry_run, modifiers);
     let mut v = Violations::new();
     if !ignore_ciphertext {
         v.required("ciphertextBlob", req.ciphertext_blob.as_ref());
@@ -263,13 +260,7 @@ pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
         EncryptionAlgorithm::VALUES,
     );
     check_recipient(&mut v, req.recipient.as_ref());
-    for (i, m) in modifiers.iter().enumerate() {
-        v.one_of(
-            &format!("dryRunModifiers.{}.member", i + 1),
-            Some(m),
-            DryRunModifier::VALUES,
-        );
-    }
+    check_dry_run_modifiers(&mut v, modifiers);
     v.finish()?;
     check_symmetric_algorithm(req.encryption_algorithm.as_deref())?;
     refuse_recipient(req.recipient.as_ref())?;
@@ -278,12 +269,7 @@ pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
         .ciphertext_blob
         .map(|mut b| std::mem::take(&mut b.0))
         .unwrap_or_default();
-    // Route by the key the blob names, or by the KeyId when the ciphertext is ignored; a blob
-    // that does not parse goes anywhere and is refused there.
-    let route = match keyshard_core::blob::parse(&ciphertext_blob) {
-        Ok(parsed) => route_key(&parsed.header.key_id.to_string()).to_vec(),
-        Err(_) => route_key(req.key_id.as_deref().unwrap_or_default()).to_vec(),
-    };
+    let route = route_ciphertext(&ciphertext_blob, req.key_id.as_deref().unwrap_or_default());
     let request = v1::DecryptRequest {
         caller: gateway.caller(),
         ciphertext_blob,
@@ -308,6 +294,37 @@ pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
         encryption_algorithm: EncryptionAlgorithm::SymmetricDefault.as_str(),
         key_material_id: std::mem::take(&mut response.key_material_id),
     })
+}
+
+/// Whether a Decrypt or ReEncrypt is a dry run that skips the ciphertext (DryRunModifiers
+/// IGNORE_CIPHERTEXT), which makes `CiphertextBlob` optional.
+pub(super) fn ignores_ciphertext(dry_run: bool, modifiers: Option<&[String]>) -> bool {
+    dry_run
+        && modifiers
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m == DryRunModifier::IgnoreCiphertext.as_str())
+}
+
+/// `DryRunModifierList`: each member a `DryRunModifierType`.
+pub(super) fn check_dry_run_modifiers(v: &mut Violations, modifiers: Option<&[String]>) {
+    for (i, m) in modifiers.unwrap_or_default().iter().enumerate() {
+        v.one_of(
+            &format!("dryRunModifiers.{}.member", i + 1),
+            Some(m),
+            DryRunModifier::VALUES,
+        );
+    }
+}
+
+/// The route of a call that opens a blob: the key the blob names, or `key_id` (the named key)
+/// when the ciphertext is ignored. A blob that does not parse goes anywhere and is refused
+/// there.
+pub(super) fn route_ciphertext(ciphertext_blob: &[u8], key_id: &str) -> Vec<u8> {
+    match keyshard_core::blob::parse(ciphertext_blob) {
+        Ok(parsed) => route_key(&parsed.header.key_id.to_string()).to_vec(),
+        Err(_) => route_key(key_id).to_vec(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -312,30 +312,14 @@ pub(super) async fn list_keys(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>,
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyRequest {
-    key_id: Option<String>,
-}
-
 /// EnableKey and DisableKey: a key id or key ARN, nothing else, an empty answer.
 pub(super) async fn set_enabled(
     gateway: &Gateway,
     body: &[u8],
     enabled: bool,
 ) -> Result<Vec<u8>, KmsError> {
-    let req: KeyRequest = decode(body)?;
-    let mut v = Violations::new();
-    v.required("keyId", req.key_id.as_ref());
-    check_key_id(&mut v, "keyId", req.key_id.as_deref());
-    v.finish()?;
-    let key_id = req.key_id.unwrap_or_default();
+    let (route, request) = super::key_request(gateway, body)?;
 
-    let route = route_key(&key_id).to_vec();
-    let request = v1::KeyRequest {
-        caller: gateway.caller(),
-        key_id,
-    };
     let shards = &gateway.shards;
     if enabled {
         shards

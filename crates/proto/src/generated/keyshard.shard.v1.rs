@@ -418,6 +418,88 @@ pub struct ListKeyRotationsResponse {
     #[prost(bool, tag = "3")]
     pub truncated: bool,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ScheduleKeyDeletionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    /// The request's KeyId as the caller wrote it: key id or key ARN.
+    #[prost(string, tag = "2")]
+    pub key_id: ::prost::alloc::string::String,
+    /// Validated by the gateway (7 to 30), the default of 30 filled in.
+    #[prost(uint32, tag = "3")]
+    pub pending_window_in_days: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ScheduleKeyDeletionResponse {
+    /// The key ARN.
+    #[prost(string, tag = "1")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(int64, tag = "2")]
+    pub deletion_date_millis: i64,
+    #[prost(string, tag = "3")]
+    pub key_state: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "4")]
+    pub pending_window_in_days: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CancelKeyDeletionResponse {
+    /// The key ARN.
+    #[prost(string, tag = "1")]
+    pub key_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpdateKeyDescriptionRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    #[prost(string, tag = "2")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub description: ::prost::alloc::string::String,
+}
+/// Decrypts under the source key and encrypts under the destination key inside the shard; the
+/// plaintext never travels.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReEncryptRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub ciphertext_blob: ::prost::alloc::vec::Vec<u8>,
+    #[prost(map = "string, string", tag = "3")]
+    pub source_encryption_context: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// The optional SourceKeyId of the request, as the caller wrote it.
+    #[prost(string, optional, tag = "4")]
+    pub source_key_id: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(string, tag = "5")]
+    pub destination_key_id: ::prost::alloc::string::String,
+    #[prost(map = "string, string", tag = "6")]
+    pub destination_encryption_context: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    #[prost(bool, tag = "7")]
+    pub dry_run: bool,
+    /// DryRunModifiers IGNORE_CIPHERTEXT: check the key named by source_key_id, not the ciphertext.
+    #[prost(bool, tag = "8")]
+    pub ignore_ciphertext: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReEncryptResponse {
+    #[prost(bytes = "vec", tag = "1")]
+    pub ciphertext_blob: ::prost::alloc::vec::Vec<u8>,
+    /// The source key ARN.
+    #[prost(string, tag = "2")]
+    pub source_key_id: ::prost::alloc::string::String,
+    /// The destination key ARN.
+    #[prost(string, tag = "3")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub source_key_material_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub destination_key_material_id: ::prost::alloc::string::String,
+}
 /// Generated client implementations.
 pub mod shard_client {
     #![allow(
@@ -1050,6 +1132,104 @@ pub mod shard_client {
                 .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "ListKeyRotations"));
             self.inner.unary(req, path, codec).await
         }
+        /// Key lifecycle: deletion, descriptions and re-encryption.
+        pub async fn schedule_key_deletion(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ScheduleKeyDeletionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ScheduleKeyDeletionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/ScheduleKeyDeletion",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("keyshard.shard.v1.Shard", "ScheduleKeyDeletion"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn cancel_key_deletion(
+            &mut self,
+            request: impl tonic::IntoRequest<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CancelKeyDeletionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/CancelKeyDeletion",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "CancelKeyDeletion"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn update_key_description(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UpdateKeyDescriptionRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/UpdateKeyDescription",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("keyshard.shard.v1.Shard", "UpdateKeyDescription"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn re_encrypt(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ReEncryptRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReEncryptResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/ReEncrypt",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "ReEncrypt"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1197,6 +1377,32 @@ pub mod shard_server {
             request: tonic::Request<super::ListKeyRotationsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListKeyRotationsResponse>,
+            tonic::Status,
+        >;
+        /// Key lifecycle: deletion, descriptions and re-encryption.
+        async fn schedule_key_deletion(
+            &self,
+            request: tonic::Request<super::ScheduleKeyDeletionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ScheduleKeyDeletionResponse>,
+            tonic::Status,
+        >;
+        async fn cancel_key_deletion(
+            &self,
+            request: tonic::Request<super::KeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CancelKeyDeletionResponse>,
+            tonic::Status,
+        >;
+        async fn update_key_description(
+            &self,
+            request: tonic::Request<super::UpdateKeyDescriptionRequest>,
+        ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status>;
+        async fn re_encrypt(
+            &self,
+            request: tonic::Request<super::ReEncryptRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReEncryptResponse>,
             tonic::Status,
         >;
     }
@@ -2309,6 +2515,182 @@ pub mod shard_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListKeyRotationsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/ScheduleKeyDeletion" => {
+                    #[allow(non_camel_case_types)]
+                    struct ScheduleKeyDeletionSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::ScheduleKeyDeletionRequest>
+                    for ScheduleKeyDeletionSvc<T> {
+                        type Response = super::ScheduleKeyDeletionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ScheduleKeyDeletionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::schedule_key_deletion(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ScheduleKeyDeletionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/CancelKeyDeletion" => {
+                    #[allow(non_camel_case_types)]
+                    struct CancelKeyDeletionSvc<T: Shard>(pub Arc<T>);
+                    impl<T: Shard> tonic::server::UnaryService<super::KeyRequest>
+                    for CancelKeyDeletionSvc<T> {
+                        type Response = super::CancelKeyDeletionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::KeyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::cancel_key_deletion(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CancelKeyDeletionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/UpdateKeyDescription" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpdateKeyDescriptionSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::UpdateKeyDescriptionRequest>
+                    for UpdateKeyDescriptionSvc<T> {
+                        type Response = super::Empty;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UpdateKeyDescriptionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::update_key_description(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpdateKeyDescriptionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/ReEncrypt" => {
+                    #[allow(non_camel_case_types)]
+                    struct ReEncryptSvc<T: Shard>(pub Arc<T>);
+                    impl<T: Shard> tonic::server::UnaryService<super::ReEncryptRequest>
+                    for ReEncryptSvc<T> {
+                        type Response = super::ReEncryptResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ReEncryptRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::re_encrypt(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ReEncryptSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -163,6 +163,7 @@ where
         let write = Write::SetKeyState {
             account,
             key_id,
+            expected: None,
             state,
             deletion_date,
         };
@@ -405,5 +406,64 @@ where
         limit: u32,
     ) -> Result<Vec<DueRotation>, StoreError> {
         self.core().due_key_rotations(now, limit).await
+    }
+
+    // Key lifecycle.
+
+    #[tracing::instrument(skip_all, name = "store.set_key_state_if", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn set_key_state_if(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        state: KeyState,
+        deletion_date: Option<Millis>,
+    ) -> Result<bool, StoreError> {
+        let write = Write::SetKeyState {
+            account,
+            key_id,
+            expected: Some(expected),
+            state,
+            deletion_date,
+        };
+        self.core().write(&write).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.update_key_description", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn update_key_description(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        description: &str,
+    ) -> Result<bool, StoreError> {
+        let write = Write::UpdateKeyDescription {
+            account,
+            key_id,
+            expected,
+            description,
+        };
+        self.core().write(&write).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.delete_due_keys", fields(db.system.name = T::SYSTEM))]
+    async fn delete_due_keys(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<(AccountId, KeyId)>, StoreError> {
+        let applied = self
+            .core()
+            .commit(&Write::DeleteDueKeys { now, limit })
+            .await?;
+        let deleted = applied
+            .changes
+            .into_iter()
+            .filter_map(|change| match change {
+                StoreChange::Key { account, key_id } => Some((account, key_id)),
+                StoreChange::Alias { .. } | StoreChange::All => None,
+            })
+            .collect();
+        Ok(deleted)
     }
 }

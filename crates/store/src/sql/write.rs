@@ -48,9 +48,11 @@ pub(crate) enum Write<'a> {
         name: &'a AliasName,
     },
 
+    /// A new state and deletion date; with `expected`, only if the key is still in that state.
     SetKeyState {
         account: &'a AccountId,
         key_id: KeyId,
+        expected: Option<KeyState>,
         state: KeyState,
         deletion_date: Option<Millis>,
     },
@@ -90,6 +92,16 @@ pub(crate) enum Write<'a> {
     },
     /// Rotation: a schedule turned on or off, or a new current backing version.
     Rotation(RotationWrite<'a>),
+    /// UpdateKeyDescription, if the key is still in the `expected` state.
+    UpdateKeyDescription {
+        account: &'a AccountId,
+        key_id: KeyId,
+        expected: KeyState,
+        description: &'a str,
+    },
+
+    /// The end of the waiting period: keys due for deletion, with their versions and aliases.
+    DeleteDueKeys { now: Millis, limit: u32 },
 }
 
 impl Write<'_> {
@@ -105,10 +117,13 @@ impl Write<'_> {
             Self::UntagKey { .. } => WriteOp::UntagKey,
             Self::PutKeyPolicy { .. } => WriteOp::PutKeyPolicy,
             Self::Rotation(rotation) => WriteOp::Rotation(rotation.op()),
+            Self::UpdateKeyDescription { .. } => WriteOp::UpdateKeyDescription,
+            Self::DeleteDueKeys { .. } => WriteOp::DeleteDueKeys,
         }
     }
 
-    /// What the write makes stale once it commits. A new key was in nobody's cache.
+    /// What the write makes stale once it commits. A new key was in nobody's cache; what a
+    /// deletion makes stale depends on the rows it found (see [`Applied`]).
     fn change(&self) -> Option<StoreChange> {
         let alias = |account: &AccountId, name: &AliasName| StoreChange::Alias {
             account: account.clone(),
@@ -119,7 +134,7 @@ impl Write<'_> {
             key_id,
         };
         match *self {
-            Self::CreateKey { .. } => None,
+            Self::CreateKey { .. } | Self::DeleteDueKeys { .. } => None,
             Self::CreateAlias { alias: record, .. } => Some(alias(&record.account, &record.name)),
             Self::UpdateAlias { account, name, .. } | Self::DeleteAlias { account, name } => {
                 Some(alias(account, name))
@@ -138,6 +153,9 @@ impl Write<'_> {
             }
             | Self::PutKeyPolicy {
                 account, key_id, ..
+            }
+            | Self::UpdateKeyDescription {
+                account, key_id, ..
             } => Some(key(account, key_id)),
             Self::Rotation(ref rotation) => rotation.change(),
         }
@@ -151,12 +169,14 @@ enum WriteOp {
     CreateKey,
     DeleteAlias,
     PutKeyPolicy,
+    DeleteDueKeys,
     RewrapVersion,
     Rotation(RotationOp),
     SetKeyState,
     TagKey,
     UntagKey,
     UpdateAlias,
+    UpdateKeyDescription,
 }
 
 impl WriteOp {
@@ -166,14 +186,23 @@ impl WriteOp {
             Self::CreateKey => "create_key",
             Self::DeleteAlias => "delete_alias",
             Self::PutKeyPolicy => "put_key_policy",
+            Self::DeleteDueKeys => "delete_due_keys",
             Self::RewrapVersion => "rewrap_version",
             Self::Rotation(op) => op.as_str(),
             Self::SetKeyState => "set_key_state",
             Self::TagKey => "tag_key",
             Self::UntagKey => "untag_key",
             Self::UpdateAlias => "update_alias",
+            Self::UpdateKeyDescription => "update_key_description",
         }
     }
+}
+
+/// What a committed write did: whether it changed a row, and what it made stale.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub(crate) changed: bool,
+    pub(crate) changes: Vec<StoreChange>,
 }
 
 /// Why a transaction stopped before its commit.
@@ -204,16 +233,22 @@ where
     for<'a> Option<String>: Encode<'a, DB>,
     for<'a> Option<i64>: Encode<'a, DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> Vec<u8>: Decode<'a, DB> + Type<DB>,
 {
     /// Runs `write` in one transaction and returns whether it changed a row (a create that
-    /// succeeds always does). A conflict with another transaction runs it again, a bounded
-    /// number of times.
+    /// succeeds always does).
     pub(crate) async fn write(&self, write: &Write<'_>) -> Result<bool, StoreError> {
+        Ok(self.commit(write).await?.changed)
+    }
+
+    /// Runs `write` in one transaction and returns what it did. A conflict with another
+    /// transaction runs it again, a bounded number of times.
+    pub(crate) async fn commit(&self, write: &Write<'_>) -> Result<Applied, StoreError> {
         let operation = write.op().as_str();
         let mut attempt = 1;
-        let changed = loop {
+        let applied = loop {
             let err = match self.write_once(write).await {
-                Ok(changed) => break changed,
+                Ok(applied) => break applied,
                 Err(Abort::Refused(err)) => return Err(err),
                 Err(Abort::Database(err)) => err,
             };
@@ -230,24 +265,23 @@ where
 
         // Where the database cannot announce (see `Driver::NOTIFY`), only this process can have
         // cached what changed, and it hears of the change now that it is committed.
-        if changed
-            && DB::NOTIFY.is_none()
-            && let Some(change) = write.change()
-        {
-            self.feed.publish(change);
+        if DB::NOTIFY.is_none() {
+            for change in &applied.changes {
+                self.feed.publish(change.clone());
+            }
         }
-        Ok(changed)
+        Ok(applied)
     }
 
-    async fn write_once(&self, write: &Write<'_>) -> Result<bool, Abort> {
+    async fn write_once(&self, write: &Write<'_>) -> Result<Applied, Abort> {
         self.feed.count_statement();
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
 
         match self.apply(&mut tx, write).await {
-            Ok(changed) => {
+            Ok(applied) => {
                 self.feed.count_statement();
                 tx.commit().await?;
-                Ok(changed)
+                Ok(applied)
             }
             Err(abort) => {
                 let operation = write.op().as_str();
@@ -261,7 +295,9 @@ where
         }
     }
 
-    async fn apply(&self, conn: &mut DB::Connection, write: &Write<'_>) -> Result<bool, Abort> {
+    async fn apply(&self, conn: &mut DB::Connection, write: &Write<'_>) -> Result<Applied, Abort> {
+        // Changes found by the write itself, besides the one `Write::change` names.
+        let mut found = Vec::new();
         let changed = match *write {
             Write::CreateKey {
                 key,
@@ -307,17 +343,19 @@ where
             Write::SetKeyState {
                 account,
                 key_id,
+                expected,
                 state,
                 deletion_date,
             } => {
                 let sql = "UPDATE keys SET state = $1, deletion_date = $2 \
-                           WHERE account = $3 AND key_id = $4";
+                           WHERE account = $3 AND key_id = $4 AND ($5 IS NULL OR state = $5)";
                 self.feed.count_statement();
                 let result = sqlx::query(sql)
                     .bind(state.as_str())
                     .bind(deletion_date)
                     .bind(account.as_str())
                     .bind(key_id.to_string())
+                    .bind(expected.map(KeyState::as_str))
                     .execute(&mut *conn)
                     .await?;
                 DB::rows_affected(&result) == 1
@@ -375,19 +413,36 @@ where
                 true
             }
             Write::Rotation(ref rotation) => self.apply_rotation(conn, rotation).await?,
+            Write::UpdateKeyDescription {
+                account,
+                key_id,
+                expected,
+                description,
+            } => {
+                self.update_key_description(conn, account, key_id, expected, description)
+                    .await?
+            }
+            Write::DeleteDueKeys { now, limit } => {
+                found = self.delete_due_keys(conn, now, limit).await?;
+                !found.is_empty()
+            }
         };
 
-        if changed
-            && let Some(notify) = DB::NOTIFY
-            && let Some(change) = write.change()
-        {
-            self.feed.count_statement();
-            sqlx::query(notify)
-                .bind(change.to_notice())
-                .execute(&mut *conn)
-                .await?;
+        let changes: Vec<StoreChange> = if changed {
+            write.change().into_iter().chain(found).collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(notify) = DB::NOTIFY {
+            for change in &changes {
+                self.feed.count_statement();
+                sqlx::query(notify)
+                    .bind(change.to_notice())
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
-        Ok(changed)
+        Ok(Applied { changed, changes })
     }
 
     async fn insert_key(
