@@ -83,4 +83,50 @@ expect "random bytes" \
 expect_error NotFoundException kms describe-key --key-id alias/no-such-alias
 expect_error ValidationException kms generate-random --number-of-bytes 2000
 
+kms tag-resource --key-id "$key_id" --tags TagKey=team,TagValue=payments TagKey=env,TagValue=prod
+expect "tags" \
+  "$(kms list-resource-tags --key-id "$key_id" --query 'Tags[].[TagKey,TagValue]' --output text |
+      tr '\t\n' '= ')" \
+  "env=prod team=payments "
+expect_error TagException kms tag-resource --key-id "$key_id" --tags TagKey=aws:owner,TagValue=x
+kms update-key-description --key-id "$key_id" --description "payments key"
+expect "new description" \
+  "$(kms describe-key --key-id "$key_id" --query KeyMetadata.Description --output text)" \
+  "payments key"
+
+kms enable-key-rotation --key-id "$key_id" --rotation-period-in-days 180
+expect "rotation status" \
+  "$(kms get-key-rotation-status --key-id "$key_id" \
+      --query '[KeyRotationEnabled,RotationPeriodInDays]' --output text)" \
+  "True	180"
+before=$(kms describe-key --key-id "$key_id" --query KeyMetadata.CurrentKeyMaterialId --output text)
+expect "rotate on demand" "$(kms rotate-key-on-demand --key-id "$key_id" --query KeyId --output text)" "$arn"
+after=$(kms describe-key --key-id "$key_id" --query KeyMetadata.CurrentKeyMaterialId --output text)
+if [[ $before == "$after" ]]; then
+  echo "cli session: RotateKeyOnDemand left CurrentKeyMaterialId at $before" >&2
+  exit 1
+fi
+expect "old ciphertext after rotation" \
+  "$(kms decrypt --ciphertext-blob "fileb://$work/blob" --encryption-context app=cli \
+      --query KeyMaterialId --output text)" \
+  "$before"
+
+other_id=$(kms create-key --query KeyMetadata.KeyId --output text)
+kms re-encrypt --ciphertext-blob "fileb://$work/blob" --source-encryption-context app=cli \
+  --destination-key-id "$other_id" --query CiphertextBlob --output text | base64 -d >"$work/moved"
+expect "re-encrypted" \
+  "$(kms decrypt --ciphertext-blob "fileb://$work/moved" --query Plaintext --output text | base64 -d)" \
+  "sixteen byte msg"
+
+expect "scheduled state" \
+  "$(kms schedule-key-deletion --key-id "$other_id" --pending-window-in-days 7 \
+      --query '[KeyState,PendingWindowInDays]' --output text)" \
+  "PendingDeletion	7"
+expect_error KMSInvalidStateException kms decrypt --ciphertext-blob "fileb://$work/moved"
+expect "cancelled" "$(kms cancel-key-deletion --key-id "$other_id" --query KeyId --output text)" \
+  "arn:aws:kms:us-east-1:111122223333:key/$other_id"
+expect "state after cancel" \
+  "$(kms describe-key --key-id "$other_id" --query KeyMetadata.KeyState --output text)" \
+  "Disabled"
+
 echo "cli session: every command printed what AWS KMS prints"
