@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod config_file;
 mod data_dir;
 mod dev;
 mod gateway;
@@ -20,6 +21,15 @@ use tracing_subscriber::EnvFilter;
 /// Variable holding the log filter, in `tracing` syntax.
 const LOG_ENV: &str = "KEYSHARD_LOG";
 const DEFAULT_LOG: &str = "info";
+
+/// Flags, then the environment, then the settings file `KEYSHARD_CONFIG` names.
+fn parse_cli() -> Result<Cli, config_file::ConfigFileError> {
+    let path = std::env::var_os(config_file::CONFIG_ENV).map(std::path::PathBuf::from);
+    let command = config_file::apply(<Cli as clap::CommandFactory>::command(), path)?;
+    let matches = command.get_matches();
+    // The matches come from this very command definition, so they always convert.
+    Ok(<Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|err| err.exit()))
+}
 
 /// A key management service that speaks the AWS KMS API.
 #[derive(Parser)]
@@ -44,7 +54,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("keyshard: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (filter, bad_filter) = match std::env::var(LOG_ENV) {
         Ok(text) => match EnvFilter::try_new(&text) {
             Ok(filter) => (filter, None),
