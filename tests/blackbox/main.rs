@@ -9,6 +9,7 @@ mod data_keys;
 mod deletion;
 mod description;
 mod encrypt_decrypt;
+mod grants;
 mod harness;
 mod keys;
 mod lifecycle;

@@ -76,6 +76,43 @@ expect "state after enable" \
   "$(kms describe-key --key-id "$key_id" --query KeyMetadata.KeyState --output text)" \
   "Enabled"
 
+# Grants: a named grant is created once, listed, and retired by token or by key and grant id.
+grant() {
+  kms create-grant --key-id "$key_id" --grantee-principal arn:aws:iam::111122223333:role/cli \
+    --operations Encrypt Decrypt --name "$1" --query '[GrantId, GrantToken]' --output text
+}
+created=$(grant cli-session)
+read -r grant_id token <<<"$created"
+if [[ ! $grant_id =~ ^[0-9a-f]{64}$ ]]; then
+  echo "cli session: grant id [$grant_id] is not 64 lowercase hex digits" >&2
+  exit 1
+fi
+created=$(grant cli-session)
+read -r repeated_id repeated_token <<<"$created"
+expect "repeated grant id" "$repeated_id" "$grant_id"
+if [[ $repeated_token == "$token" ]]; then
+  echo "cli session: a repeated create-grant returned the same token" >&2
+  exit 1
+fi
+expect "grant listed" \
+  "$(kms list-grants --key-id "$key_id" \
+      --query "Grants[].[KeyId, GrantId, Name, join(',', Operations)]" --output text)" \
+  "$arn	$grant_id	cli-session	Decrypt,Encrypt"
+expect "issuing account" \
+  "$(kms list-grants --key-id "$arn" --query 'Grants[0].IssuingAccount' --output text)" \
+  "arn:aws:iam::111122223333:root"
+kms retire-grant --grant-token "$token"
+expect "grants after retiring by token" \
+  "$(kms list-grants --key-id "$key_id" --query 'length(Grants)' --output text)" "0"
+expect_error NotFoundException kms retire-grant --grant-token "$repeated_token"
+expect_error InvalidGrantTokenException kms retire-grant --grant-token not-a-grant-token
+created=$(grant cli-session-2)
+read -r grant_id token <<<"$created"
+kms retire-grant --key-id "$arn" --grant-id "$grant_id"
+expect "grants after retiring by id" \
+  "$(kms list-grants --key-id "$key_id" --query 'length(Grants)' --output text)" "0"
+expect_error NotFoundException kms revoke-grant --key-id "$key_id" --grant-id "$grant_id"
+
 expect "random bytes" \
   "$(kms generate-random --number-of-bytes 24 --query Plaintext --output text |
       base64 -d | wc -c | tr -d ' ')" \

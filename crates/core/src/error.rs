@@ -49,6 +49,9 @@ pub enum KmsError {
     #[error("invalid ciphertext")]
     InvalidCiphertext,
 
+    #[error("invalid grant id: {0}")]
+    InvalidGrantId(String),
+
     #[error("invalid grant token: {0}")]
     InvalidGrantToken(String),
 
@@ -147,6 +150,7 @@ impl KmsError {
             Self::InvalidAliasName(m) => (400, "InvalidAliasNameException", Some(m)),
             Self::InvalidArn(m) => (400, "InvalidArnException", Some(m)),
             Self::InvalidCiphertext => (400, "InvalidCiphertextException", None),
+            Self::InvalidGrantId(m) => (400, "InvalidGrantIdException", Some(m)),
             Self::InvalidGrantToken(m) => (400, "InvalidGrantTokenException", Some(m)),
             Self::InvalidKeyUsage(m) => (400, "InvalidKeyUsageException", Some(m)),
             Self::InvalidMarker(m) => (400, "InvalidMarkerException", Some(m)),
@@ -190,6 +194,7 @@ impl KmsError {
             "InvalidAliasNameException" => Self::InvalidAliasName(m),
             "InvalidArnException" => Self::InvalidArn(m),
             "InvalidCiphertextException" => Self::InvalidCiphertext,
+            "InvalidGrantIdException" => Self::InvalidGrantId(m),
             "InvalidGrantTokenException" => Self::InvalidGrantToken(m),
             "InvalidKeyUsageException" => Self::InvalidKeyUsage(m),
             "InvalidMarkerException" => Self::InvalidMarker(m),
@@ -233,6 +238,7 @@ mod tests {
             KmsError::InvalidAliasName(m()),
             KmsError::InvalidArn(m()),
             KmsError::InvalidCiphertext,
+            KmsError::InvalidGrantId(m()),
             KmsError::InvalidGrantToken(m()),
             KmsError::InvalidKeyUsage(m()),
             KmsError::InvalidMarker(m()),

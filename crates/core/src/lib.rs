@@ -1,10 +1,11 @@
 //! Keyshard's domain, free of I/O: identifiers, key specs and states, the key-state table, the
 //! AWS error enum and its wire form, model validation, encryption contexts, the ciphertext blob
-//! layout, paging markers, and the rules for tags and key policy documents.
+//! layout, paging markers, and the rules for tags, key policy documents and grants.
 
 pub mod blob;
 pub mod context;
 pub mod error;
+pub mod grants;
 pub mod id;
 pub mod marker;
 pub mod operation;

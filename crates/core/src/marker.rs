@@ -15,6 +15,8 @@ pub enum Listing {
     Keys,
     Tags,
     KeyRotations,
+    Grants,
+    RetirableGrants,
 }
 
 impl Listing {
@@ -24,6 +26,8 @@ impl Listing {
             Self::Keys => "keys",
             Self::Tags => "tags",
             Self::KeyRotations => "key-rotations",
+            Self::Grants => "grants",
+            Self::RetirableGrants => "retirable-grants",
         }
     }
 }

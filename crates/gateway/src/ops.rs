@@ -3,6 +3,7 @@
 
 mod aliases;
 mod data;
+mod grants;
 mod keys;
 mod lifecycle;
 mod policies;
@@ -57,6 +58,11 @@ pub(crate) async fn dispatch(
         Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(gateway, body).await,
         Operation::UpdateKeyDescription => lifecycle::update_key_description(gateway, body).await,
         Operation::ReEncrypt => reencrypt::re_encrypt(gateway, body).await,
+        Operation::CreateGrant => grants::create_grant(gateway, body).await,
+        Operation::ListGrants => grants::list_grants(gateway, body).await,
+        Operation::ListRetirableGrants => grants::list_retirable_grants(gateway, body).await,
+        Operation::RetireGrant => grants::retire_grant(gateway, body).await,
+        Operation::RevokeGrant => grants::revoke_grant(gateway, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),

@@ -2,6 +2,7 @@
 //! traits, and how an AWS error crosses the hop.
 
 mod convert;
+mod grants;
 mod status;
 
 /// Code generated from `proto/keyshard/shard/v1/shard.proto`; see the freshness test.

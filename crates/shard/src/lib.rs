@@ -6,6 +6,7 @@ mod aliases;
 mod cache;
 mod crypto_ops;
 mod error;
+mod grants;
 mod keys;
 mod lifecycle;
 mod policies;

@@ -10,6 +10,7 @@ use keyshard_proto::{caller_scope, status_from_error, v1};
 use tonic::{Request, Response, Status};
 
 use crate::Shard;
+use crate::grants::NewGrant;
 use crate::keys::{NewKey, metadata};
 use crate::lifecycle::PENDING_WINDOW_DAYS;
 
@@ -408,5 +409,55 @@ impl shard_server::Shard for ShardService {
             MAX_CIPHERTEXT_BYTES,
         )?;
         respond(self.shard.re_encrypt(&scope, req).await)
+    }
+
+    // Grants.
+
+    async fn create_grant(
+        &self,
+        request: Request<v1::CreateGrantRequest>,
+    ) -> Result<Response<v1::CreateGrantResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        let new = NewGrant::try_from(req)?;
+        respond(self.shard.create_grant(&scope, new).await)
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<v1::ListGrantsRequest>,
+    ) -> Result<Response<v1::ListGrantsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.list_grants(&scope, req).await)
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        request: Request<v1::ListRetirableGrantsRequest>,
+    ) -> Result<Response<v1::ListGrantsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        respond(self.shard.list_retirable_grants(&scope, req).await)
+    }
+
+    async fn retire_grant(
+        &self,
+        request: Request<v1::RetireGrantRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        let result = self.shard.retire_grant(&scope, req).await;
+        respond(result.map(|()| v1::Empty {}))
+    }
+
+    async fn revoke_grant(
+        &self,
+        request: Request<v1::RevokeGrantRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let req = request.into_inner();
+        let scope = caller_scope(req.caller.as_ref())?;
+        let result = self.shard.revoke_grant(&scope, req).await;
+        respond(result.map(|()| v1::Empty {}))
     }
 }

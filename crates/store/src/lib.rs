@@ -8,18 +8,21 @@
 
 mod error;
 mod feed;
+mod grants;
 mod postgres;
 mod rotation;
 mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
+use keyshard_core::grants::{GrantId, Principal};
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
 use keyshard_core::tags::Tag;
 
 pub use error::StoreError;
+pub use grants::{GrantCreation, GrantFilter, GrantRecord};
 pub use postgres::PostgresStore;
 pub use rotation::{DueRotation, KeyRotation, RotationTrigger};
 pub use sqlite::SqliteStore;
@@ -357,6 +360,59 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         limit: u32,
     ) -> Result<Vec<(AccountId, KeyId)>, StoreError>;
+
+    // Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant. A
+    // grant goes with its key.
+
+    /// Adds a grant to its key, provided the key is still in `state`, the state the caller
+    /// checked the request against, and announces the change as one of the key. A request that
+    /// repeats a stored grant (the same grant id, or the same name and parameters on the key)
+    /// adds nothing and returns that grant. A key that would be left with more than
+    /// `max_per_key` grants is [`StoreError::LimitExceeded`]; a grant id another grant has is
+    /// [`StoreError::AlreadyExists`].
+    async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        state: KeyState,
+        max_per_key: u32,
+    ) -> Result<GrantCreation, StoreError>;
+
+    /// The account's grant with this id, on whichever key.
+    async fn grant(
+        &self,
+        account: &AccountId,
+        grant_id: GrantId,
+    ) -> Result<Option<GrantRecord>, StoreError>;
+
+    /// A key's grants that pass `filter`, in ascending order of their ids' text, starting
+    /// after `after`, at most `limit` of them.
+    async fn list_grants(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        filter: &GrantFilter<'_>,
+        after: Option<GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// The account's grants, on any key, that `retiring` may retire, in ascending order of
+    /// their ids' text, starting after `after`, at most `limit` of them.
+    async fn list_retirable_grants(
+        &self,
+        account: &AccountId,
+        retiring: &Principal,
+        after: Option<GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Removes a key's grant and announces the change as one of the key. Returns false if the
+    /// key has no grant with this id.
+    async fn delete_grant(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        grant_id: GrantId,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod aliases;
 mod changes;
+mod grants;
 mod keys;
 mod lifecycle;
 mod policies;
@@ -82,6 +83,19 @@ macro_rules! conformance {
                 lifecycle::racing_deletions_delete_each_key_once,
                 lifecycle::a_deletion_racing_a_cancellation_leaves_one_outcome,
                 lifecycle::deleted_keys_and_their_aliases_are_announced,
+                grants::a_created_grant_reads_back_with_every_field,
+                grants::a_grant_on_a_key_in_another_state_or_no_key_is_a_conflict,
+                grants::a_repeated_request_returns_the_stored_grant,
+                grants::a_grant_id_another_grant_has_is_already_exists,
+                grants::grants_beyond_the_per_key_limit_are_limit_exceeded,
+                grants::racing_grant_creations_stop_at_the_per_key_limit,
+                grants::racing_requests_with_one_name_add_one_grant,
+                grants::listing_grants_filters_by_id_and_grantee_and_pages_in_id_order,
+                grants::retirable_grants_are_listed_across_the_keys_of_the_account,
+                grants::deleting_a_grant_returns_true_then_false,
+                grants::grant_changes_are_announced_as_key_changes,
+                grants::grants_are_invisible_from_and_untouchable_by_another_account,
+                grants::a_deleted_key_takes_its_grants,
             );
         }
     };

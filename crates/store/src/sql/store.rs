@@ -1,6 +1,7 @@
 //! The [`Store`] implementation the SQLite and Postgres stores share.
 
 use async_trait::async_trait;
+use keyshard_core::grants::{GrantId, Principal};
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::KeyState;
@@ -8,11 +9,12 @@ use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::broadcast;
 
+use super::grants::GrantWrite;
 use super::rotation::RotationWrite;
 use super::{Driver, SqlCore, Write};
 use crate::{
-    AccountKeyVersion, AliasRecord, DueRotation, KeyRecord, KeyRotation, KeyVersion, Millis,
-    RotationTrigger, Store, StoreChange, StoreError,
+    AccountKeyVersion, AliasRecord, DueRotation, GrantCreation, GrantFilter, GrantRecord,
+    KeyRecord, KeyRotation, KeyVersion, Millis, RotationTrigger, Store, StoreChange, StoreError,
 };
 
 /// A store that is one SQL database behind a [`SqlCore`]: the backend adds only how it is
@@ -465,5 +467,72 @@ where
             })
             .collect();
         Ok(deleted)
+    }
+
+    // Grants.
+
+    #[tracing::instrument(
+        skip_all,
+        name = "store.create_grant",
+        fields(db.system.name = T::SYSTEM, account = %grant.account, key_id = %grant.key_id, grant_id = %grant.grant_id)
+    )]
+    async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        state: KeyState,
+        max_per_key: u32,
+    ) -> Result<GrantCreation, StoreError> {
+        self.core().create_grant(grant, state, max_per_key).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.grant", fields(db.system.name = T::SYSTEM, %account, %grant_id))]
+    async fn grant(
+        &self,
+        account: &AccountId,
+        grant_id: GrantId,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        self.core().grant(account, grant_id).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.list_grants", fields(db.system.name = T::SYSTEM, %account, %key_id))]
+    async fn list_grants(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        filter: &GrantFilter<'_>,
+        after: Option<GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        self.core()
+            .list_grants(account, key_id, filter, after, limit)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.list_retirable_grants", fields(db.system.name = T::SYSTEM, %account))]
+    async fn list_retirable_grants(
+        &self,
+        account: &AccountId,
+        retiring: &Principal,
+        after: Option<GrantId>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        self.core()
+            .list_retirable_grants(account, retiring, after, limit)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.delete_grant", fields(db.system.name = T::SYSTEM, %account, %key_id, %grant_id))]
+    async fn delete_grant(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        grant_id: GrantId,
+    ) -> Result<bool, StoreError> {
+        let write = GrantWrite::Delete {
+            account,
+            key_id,
+            grant_id,
+        };
+        self.core().write(&Write::Grant(write)).await
     }
 }

@@ -169,7 +169,7 @@ where
 
     /// The key's state, with its row locked until the transaction ends so that the state and
     /// the tag count cannot change under the caller; `None` if there is no such key.
-    async fn locked_key_state(
+    pub(super) async fn locked_key_state(
         &self,
         conn: &mut DB::Connection,
         account: &AccountId,

@@ -7,6 +7,7 @@ use keyshard_core::spec::KeyState;
 use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::grants::{GrantOp, GrantWrite};
 use super::rotation::{RotationOp, RotationWrite};
 use super::{Driver, SqlCore};
 use crate::error::{Classified, classify};
@@ -102,6 +103,9 @@ pub(crate) enum Write<'a> {
 
     /// The end of the waiting period: keys due for deletion, with their versions and aliases.
     DeleteDueKeys { now: Millis, limit: u32 },
+
+    /// Grants: one created, retired or revoked.
+    Grant(GrantWrite<'a>),
 }
 
 impl Write<'_> {
@@ -119,6 +123,7 @@ impl Write<'_> {
             Self::Rotation(rotation) => WriteOp::Rotation(rotation.op()),
             Self::UpdateKeyDescription { .. } => WriteOp::UpdateKeyDescription,
             Self::DeleteDueKeys { .. } => WriteOp::DeleteDueKeys,
+            Self::Grant(grant) => WriteOp::Grant(grant.op()),
         }
     }
 
@@ -158,6 +163,7 @@ impl Write<'_> {
                 account, key_id, ..
             } => Some(key(account, key_id)),
             Self::Rotation(ref rotation) => rotation.change(),
+            Self::Grant(ref grant) => Some(grant.change()),
         }
     }
 }
@@ -170,6 +176,7 @@ enum WriteOp {
     DeleteAlias,
     PutKeyPolicy,
     DeleteDueKeys,
+    Grant(GrantOp),
     RewrapVersion,
     Rotation(RotationOp),
     SetKeyState,
@@ -187,6 +194,7 @@ impl WriteOp {
             Self::DeleteAlias => "delete_alias",
             Self::PutKeyPolicy => "put_key_policy",
             Self::DeleteDueKeys => "delete_due_keys",
+            Self::Grant(op) => op.as_str(),
             Self::RewrapVersion => "rewrap_version",
             Self::Rotation(op) => op.as_str(),
             Self::SetKeyState => "set_key_state",
@@ -426,6 +434,7 @@ where
                 found = self.delete_due_keys(conn, now, limit).await?;
                 !found.is_empty()
             }
+            Write::Grant(ref grant) => self.apply_grant(conn, grant).await?,
         };
 
         let changes: Vec<StoreChange> = if changed {
