@@ -71,18 +71,26 @@ impl ShardPool {
         F: Fn(ShardClient<Channel>, Req) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let order = rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key);
+        let mut order = rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key);
+        if retry == Retry::Once {
+            order.truncate(1);
+        }
         let mut last = KmsError::DependencyTimeout("No shard is available.".to_owned());
-        for (attempt, index) in order.into_iter().enumerate() {
+        let mut request = Some(request);
+        for (attempt, index) in order.iter().copied().enumerate() {
             let shard = &self.shards[index];
-            match rpc(shard.client.clone(), request.clone()).await {
+            // Only a call that may go on to another shard keeps a copy of the request.
+            let this_call = if attempt + 1 < order.len() {
+                request.clone()
+            } else {
+                request.take()
+            };
+            let Some(this_call) = this_call else { break };
+            match rpc(shard.client.clone(), this_call).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if is_transport_failure(&status) => {
                     tracing::warn!(shard = %shard.address, attempt, error = %status.message(), "shard call failed");
                     last = error_from_status(&status);
-                    if retry == Retry::Once {
-                        break;
-                    }
                 }
                 Err(status) => return Err(error_from_status(&status)),
             }
