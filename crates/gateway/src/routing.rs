@@ -58,6 +58,17 @@ impl ShardPool {
         Ok(Self { shards })
     }
 
+    /// A pool of one shard reached over `channel`, such as an in-process transport; `name`
+    /// stands for its address in logs and routing.
+    pub fn single(name: &str, channel: Channel) -> Self {
+        Self {
+            shards: vec![ShardEndpoint {
+                address: name.to_owned(),
+                client: ShardClient::new(channel),
+            }],
+        }
+    }
+
     /// Calls the shard that owns `route_key`, failing over in rendezvous order.
     pub(crate) async fn call<Req, Resp, F, Fut>(
         &self,

@@ -1,6 +1,6 @@
 //! `keyshard dev`: gateway and one shard in one process, on an SQLite store in a data
 //! directory, with a root key generated there on first start. The gateway still reaches the
-//! shard through its gRPC API, over loopback.
+//! shard through its gRPC API, over an in-memory transport (`in_process`).
 
 use std::sync::Arc;
 
@@ -8,11 +8,11 @@ use keyshard_crypto::RootKeyRing;
 use keyshard_gateway::{AuthMode, Gateway, ShardPool};
 use keyshard_shard::{CacheConfig, Shard};
 use keyshard_store::SqliteStore;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::admin;
 use crate::config::{DevArgs, ScopeError};
 use crate::data_dir::{self, DataDirError};
+use crate::in_process;
 use crate::net::{self, ListenError};
 
 /// Why `keyshard dev` could not start.
@@ -29,10 +29,10 @@ pub(crate) enum DevError {
 
     #[error(transparent)]
     Listen(#[from] ListenError),
-
-    #[error(transparent)]
-    ShardAddress(#[from] keyshard_gateway::InvalidShardAddress),
 }
+
+/// How the shard is named in logs: it has no address.
+const IN_PROCESS_SHARD: &str = "in-process";
 
 pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     let scope = args.scope.parse()?;
@@ -41,8 +41,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         .await
         .map_err(DevError::Store)?;
 
-    let shard_listener = net::bind("127.0.0.1:0").await?;
-    let shard_address = net::local_address(&shard_listener)?;
+    let (shard_channel, shard_connections) = in_process::transport();
     let shard = Arc::new(
         Shard::new(
             Arc::new(store),
@@ -63,14 +62,14 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(Shard::service(&shard))
-            .serve_with_incoming(TcpListenerStream::new(shard_listener))
+            .serve_with_incoming(shard_connections)
             .await;
         if let Err(err) = served {
             tracing::error!(error = %err, "shard server stopped");
         }
     });
 
-    let shards = ShardPool::new(std::slice::from_ref(&shard_address))?;
+    let shards = ShardPool::single(IN_PROCESS_SHARD, shard_channel);
     let gateway = Arc::new(Gateway::new(
         scope.clone(),
         AuthMode::DangerAcceptAnyCredentials,
@@ -91,7 +90,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
             "development mode on a non-loopback address: anyone who can reach it can use every key"
         );
     }
-    tracing::info!(%listen, shard = %shard_address, region = %scope.region, "keyshard ready to serve");
+    tracing::info!(%listen, shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
     tracing::info!("keyshard stopped");
     Ok(())

@@ -7,6 +7,7 @@ mod config_file;
 mod data_dir;
 mod dev;
 mod gateway;
+mod in_process;
 mod migrate;
 mod net;
 mod rewrap;
