@@ -4,6 +4,7 @@
 //! key material.
 
 mod json;
+mod metrics;
 mod ops;
 mod protocol;
 mod routing;
@@ -28,6 +29,7 @@ pub struct Gateway {
     scope: Scope,
     auth: AuthMode,
     shards: ShardPool,
+    metrics: metrics::Metrics,
 }
 
 impl Gateway {
@@ -36,6 +38,13 @@ impl Gateway {
             scope,
             auth,
             shards,
+            metrics: metrics::Metrics::default(),
         }
+    }
+
+    /// Requests answered so far, by operation and outcome, with their latency, as Prometheus
+    /// text.
+    pub fn metrics(&self) -> String {
+        self.metrics.render()
     }
 }

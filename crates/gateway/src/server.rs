@@ -100,11 +100,13 @@ async fn handle(
         key_id = tracing::field::Empty,
     );
 
+    let mut operation = "unknown";
     let result = async {
         let (parts, body) = req.into_parts();
         protocol::authenticate(gateway.auth, &parts.headers)?;
         let op = protocol::operation(&parts.method, parts.uri.path(), &parts.headers)?;
-        tracing::Span::current().record("operation", op.as_str());
+        operation = op.as_str();
+        tracing::Span::current().record("operation", operation);
         let body = protocol::read_body(body).await?;
         ops::dispatch(&gateway, op, &body).await
     }
@@ -115,13 +117,12 @@ async fn handle(
         Ok(body) => respond(StatusCode::OK, request_id, body),
         Err(err) => error_response(&err, request_id),
     };
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let outcome = response.extensions().get::<Outcome>().map_or("ok", |o| o.0);
+    gateway.metrics.record(operation, outcome, elapsed);
     span.in_scope(|| {
         let status = response.status().as_u16();
-        let outcome = response
-            .extensions()
-            .get::<Outcome>()
-            .map_or("ok", |o| o.0);
         // A 5xx's cause is logged where it happened; the access line only flags it.
         if status >= 500 {
             tracing::warn!(target: "keyshard::access", status, outcome, latency_us, "request failed");

@@ -2,6 +2,7 @@
 //! `/healthz` and `/readyz` for Kubernetes probes.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http_body_util::Full;
@@ -10,13 +11,41 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use keyshard_gateway::Gateway;
 use tokio::net::TcpListener;
+
+use crate::net::{self, ListenError};
 
 /// Renders the current metrics as Prometheus text.
 pub(crate) type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// Serves the admin endpoint on `listener` for the life of the process.
-pub(crate) fn spawn(listener: TcpListener, metrics: MetricsFn) {
+/// Serves the admin endpoint on `address`, if one is given, for the life of the process.
+pub(crate) async fn serve(
+    address: Option<SocketAddr>,
+    metrics: MetricsFn,
+) -> Result<(), ListenError> {
+    let Some(address) = address else {
+        return Ok(());
+    };
+    let listener = net::bind(&address.to_string()).await?;
+    let listen = net::local_address(&listener)?;
+    spawn(listener, metrics);
+    tracing::info!(%listen, "metrics endpoint ready");
+    Ok(())
+}
+
+/// The metrics of `parts`, one after the other.
+pub(crate) fn combine(parts: Vec<MetricsFn>) -> MetricsFn {
+    Arc::new(move || parts.iter().map(|part| part()).collect())
+}
+
+/// A gateway's request metrics.
+pub(crate) fn gateway_metrics(gateway: &Arc<Gateway>) -> MetricsFn {
+    let gateway = Arc::clone(gateway);
+    Arc::new(move || gateway.metrics())
+}
+
+fn spawn(listener: TcpListener, metrics: MetricsFn) {
     tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {

@@ -81,6 +81,10 @@ pub(crate) struct GatewayArgs {
     #[arg(long, env = "KEYSHARD_SHARDS", value_delimiter = ',', required = true)]
     pub(crate) shards: Vec<String>,
 
+    /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
 }

@@ -53,12 +53,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     shard.spawn_change_listener();
     shard.spawn_automatic_rotation(scope.region.clone(), args.rotation.check_interval());
     shard.spawn_key_deletion(args.key_deletion.interval());
-    if let Some(address) = args.metrics_listen {
-        let listener = net::bind(&address.to_string()).await?;
-        let metrics_address = net::local_address(&listener)?;
-        admin::spawn(listener, crate::shard::shard_metrics(&shard));
-        tracing::info!(listen = %metrics_address, "metrics endpoint ready");
-    }
+    let shard_metrics = crate::shard::shard_metrics(&shard);
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(Shard::service(&shard))
@@ -75,6 +70,8 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         AuthMode::DangerAcceptAnyCredentials,
         shards,
     ));
+    let metrics = admin::combine(vec![admin::gateway_metrics(&gateway), shard_metrics]);
+    admin::serve(args.metrics_listen, metrics).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
 

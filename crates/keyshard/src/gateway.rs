@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use keyshard_gateway::{AuthMode, Gateway, ShardPool};
 
+use crate::admin;
 use crate::config::{GatewayArgs, ScopeError};
 use crate::net::{self, ListenError};
 
@@ -41,6 +42,7 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
         AuthMode::DangerAcceptAnyCredentials,
         shards,
     ));
+    admin::serve(args.metrics_listen, admin::gateway_metrics(&gateway)).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
 

@@ -55,12 +55,7 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
     shard.spawn_automatic_rotation(region, args.rotation.check_interval());
     shard.spawn_key_deletion(args.key_deletion.interval());
 
-    if let Some(address) = args.metrics_listen {
-        let listener = net::bind(&address.to_string()).await?;
-        let metrics_address = net::local_address(&listener)?;
-        admin::spawn(listener, shard_metrics(&shard));
-        tracing::info!(listen = %metrics_address, "metrics endpoint ready");
-    }
+    admin::serve(args.metrics_listen, shard_metrics(&shard)).await?;
 
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;

@@ -233,6 +233,8 @@ impl Cluster {
             "gateway",
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--shards",
             &addresses.join(","),
         ]
@@ -255,20 +257,12 @@ impl Cluster {
 
     /// A counter from a shard's `/metrics`.
     pub(crate) async fn metric(&self, shard: usize, name: &str) -> u64 {
-        let address = self.shards[shard]
-            .metrics
-            .as_deref()
-            .expect("the shard serves metrics");
-        let body = http_get(address, "/metrics").await;
-        body.lines()
-            .find_map(|line| {
-                line.strip_prefix(name)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("{name} is not in the metrics:\n{body}"))
+        read_metric(&self.shards[shard], name).await
+    }
+
+    /// A counter from a gateway's `/metrics`, named with its labels.
+    pub(crate) async fn gateway_metric(&self, gateway: usize, name: &str) -> u64 {
+        read_metric(&self.gateways[gateway], name).await
     }
 
     /// Stops (`"stop"`) or starts (`"start"`) the test Postgres; needs an exclusive cluster.
@@ -356,6 +350,21 @@ impl Cluster {
     pub(crate) fn secrets(&self) -> Vec<Vec<u8>> {
         lock(&self.observed).secrets.clone()
     }
+}
+
+/// A counter from a node's `/metrics`.
+async fn read_metric(node: &Node, name: &str) -> u64 {
+    let address = node.metrics.as_deref().expect("the node serves metrics");
+    let body = http_get(address, "/metrics").await;
+    body.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{name} is not in the metrics of {}:\n{body}", node.name))
 }
 
 /// Creates an empty database on the test server and returns its URL.
