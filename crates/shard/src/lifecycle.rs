@@ -10,6 +10,7 @@ use std::time::Duration;
 use keyshard_core::KmsError;
 use keyshard_core::id::{KeyRefForms, Scope};
 use keyshard_core::operation::Operation;
+use keyshard_core::rotation::MILLIS_PER_DAY;
 use keyshard_core::spec::KeyState;
 use keyshard_proto::v1;
 use keyshard_store::{KeyRecord, Millis};
@@ -18,8 +19,6 @@ use tokio::time::MissedTickBehavior;
 use crate::error::from_store;
 use crate::keys::ResolvedKey;
 use crate::{Shard, now_millis};
-
-const DAY_MILLIS: Millis = 86_400_000;
 
 /// The waiting periods AWS accepts (AWS KMS API Reference, ScheduleKeyDeletion). The gateway
 /// answers anything else with a ValidationException; the shard's service refuses it too rather
@@ -49,7 +48,7 @@ impl Shard {
         req: v1::ScheduleKeyDeletionRequest,
     ) -> Result<v1::ScheduleKeyDeletionResponse, KmsError> {
         let days = req.pending_window_in_days;
-        let deletion_date = now_millis().saturating_add(Millis::from(days) * DAY_MILLIS);
+        let deletion_date = now_millis().saturating_add(Millis::from(days) * MILLIS_PER_DAY);
         let key = self
             .change_key(scope, &req.key_id, Operation::ScheduleKeyDeletion, |_| {
                 Some(KeyChange::State {

@@ -51,6 +51,11 @@ fn byte_count(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
+/// The answer of an RPC whose operation returns nothing on success.
+fn respond_empty(result: Result<(), KmsError>) -> Result<Response<v1::Empty>, Status> {
+    respond(result.map(|()| v1::Empty {}))
+}
+
 fn respond<T>(result: Result<T, KmsError>) -> Result<Response<T>, Status> {
     result
         .map(Response::new)
@@ -102,12 +107,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .create_alias(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.create_alias(&scope, req).await)
     }
 
     async fn update_alias(
@@ -116,12 +116,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .update_alias(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.update_alias(&scope, req).await)
     }
 
     async fn delete_alias(
@@ -130,12 +125,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .delete_alias(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.delete_alias(&scope, req).await)
     }
 
     async fn list_aliases(
@@ -193,12 +183,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .set_enabled(&scope, req, true)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.set_enabled(&scope, req, true).await)
     }
 
     async fn disable_key(
@@ -207,12 +192,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .set_enabled(&scope, req, false)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.set_enabled(&scope, req, false).await)
     }
 
     async fn generate_random(
@@ -238,12 +218,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .tag_resource(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.tag_resource(&scope, req).await)
     }
 
     async fn untag_resource(
@@ -252,12 +227,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .untag_resource(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.untag_resource(&scope, req).await)
     }
 
     async fn list_resource_tags(
@@ -284,12 +254,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .put_key_policy(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.put_key_policy(&scope, req).await)
     }
 
     async fn list_key_policies(
@@ -309,12 +274,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .enable_key_rotation(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.enable_key_rotation(&scope, req).await)
     }
 
     async fn disable_key_rotation(
@@ -323,12 +283,7 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::Empty>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
-        respond(
-            self.shard
-                .disable_key_rotation(&scope, req)
-                .await
-                .map(|()| v1::Empty {}),
-        )
+        respond_empty(self.shard.disable_key_rotation(&scope, req).await)
     }
 
     async fn get_key_rotation_status(
@@ -393,7 +348,7 @@ impl shard_server::Shard for ShardService {
             return Err(Status::invalid_argument("malformed description"));
         }
         let result = self.shard.update_key_description(&scope, req).await;
-        respond(result.map(|()| v1::Empty {}))
+        respond_empty(result)
     }
 
     async fn re_encrypt(
@@ -448,7 +403,7 @@ impl shard_server::Shard for ShardService {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
         let result = self.shard.retire_grant(&scope, req).await;
-        respond(result.map(|()| v1::Empty {}))
+        respond_empty(result)
     }
 
     async fn revoke_grant(
@@ -458,6 +413,6 @@ impl shard_server::Shard for ShardService {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
         let result = self.shard.revoke_grant(&scope, req).await;
-        respond(result.map(|()| v1::Empty {}))
+        respond_empty(result)
     }
 }

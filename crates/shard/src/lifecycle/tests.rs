@@ -102,7 +102,7 @@ async fn scheduling_sets_the_deletion_date_the_window_ends_on() {
     let deletion_date = schedule(&shard, &scope, key_id, 7).await;
     let after = now_millis();
     assert!(
-        (before + 7 * DAY_MILLIS..=after + 7 * DAY_MILLIS).contains(&deletion_date),
+        (before + 7 * MILLIS_PER_DAY..=after + 7 * MILLIS_PER_DAY).contains(&deletion_date),
         "{deletion_date} is not 7 days after {before}..{after}"
     );
     let stored = record(&shard, &scope, key_id).await.expect("the key");
