@@ -31,6 +31,9 @@ pub enum KmsError {
     #[error("dry run would have succeeded")]
     DryRunOperation,
 
+    #[error("expired security token")]
+    ExpiredToken,
+
     #[error("incomplete signature: {0}")]
     IncompleteSignature(String),
 
@@ -61,6 +64,9 @@ pub enum KmsError {
     #[error("invalid marker: {0}")]
     InvalidMarker(String),
 
+    #[error("invalid signature: {0}")]
+    InvalidSignature(String),
+
     #[error("invalid key state: {0}")]
     InvalidState(String),
 
@@ -82,8 +88,14 @@ pub enum KmsError {
     #[error("invalid tags: {0}")]
     Tag(String),
 
+    #[error("throttled: {0}")]
+    Throttling(String),
+
     #[error("unknown operation")]
     UnknownOperation,
+
+    #[error("unrecognized client")]
+    UnrecognizedClient,
 
     #[error("unsupported operation: {0}")]
     UnsupportedOperation(String),
@@ -137,6 +149,11 @@ impl KmsError {
                 "DryRunOperationException",
                 Some("The request would have succeeded, but the DryRun option is set."),
             ),
+            Self::ExpiredToken => (
+                400,
+                "ExpiredTokenException",
+                Some("The security token included in the request is expired"),
+            ),
             Self::IncompleteSignature(m) => (400, "IncompleteSignatureException", Some(m)),
             Self::IncorrectKey => (
                 400,
@@ -154,6 +171,7 @@ impl KmsError {
             Self::InvalidGrantToken(m) => (400, "InvalidGrantTokenException", Some(m)),
             Self::InvalidKeyUsage(m) => (400, "InvalidKeyUsageException", Some(m)),
             Self::InvalidMarker(m) => (400, "InvalidMarkerException", Some(m)),
+            Self::InvalidSignature(m) => (400, "InvalidSignatureException", Some(m)),
             Self::InvalidState(m) => (400, "KMSInvalidStateException", Some(m)),
             Self::LimitExceeded(m) => (400, "LimitExceededException", Some(m)),
             Self::MalformedPolicyDocument(m) => (400, "MalformedPolicyDocumentException", Some(m)),
@@ -165,7 +183,13 @@ impl KmsError {
             Self::NotFound(m) => (400, "NotFoundException", Some(m)),
             Self::Serialization => (400, "SerializationException", None),
             Self::Tag(m) => (400, "TagException", Some(m)),
+            Self::Throttling(m) => (400, "ThrottlingException", Some(m)),
             Self::UnknownOperation => (400, "UnknownOperationException", None),
+            Self::UnrecognizedClient => (
+                400,
+                "UnrecognizedClientException",
+                Some("The security token included in the request is invalid."),
+            ),
             Self::UnsupportedOperation(m) => (400, "UnsupportedOperationException", Some(m)),
             Self::Validation(m) => (400, "ValidationException", Some(m)),
         };
@@ -188,6 +212,7 @@ impl KmsError {
             "DependencyTimeoutException" => Self::DependencyTimeout(m),
             "DisabledException" => Self::Disabled(m),
             "DryRunOperationException" => Self::DryRunOperation,
+            "ExpiredTokenException" => Self::ExpiredToken,
             "IncompleteSignatureException" => Self::IncompleteSignature(m),
             "IncorrectKeyException" => Self::IncorrectKey,
             "KMSInternalException" => Self::Internal(m),
@@ -198,6 +223,7 @@ impl KmsError {
             "InvalidGrantTokenException" => Self::InvalidGrantToken(m),
             "InvalidKeyUsageException" => Self::InvalidKeyUsage(m),
             "InvalidMarkerException" => Self::InvalidMarker(m),
+            "InvalidSignatureException" => Self::InvalidSignature(m),
             "KMSInvalidStateException" => Self::InvalidState(m),
             "LimitExceededException" => Self::LimitExceeded(m),
             "MalformedPolicyDocumentException" => Self::MalformedPolicyDocument(m),
@@ -205,7 +231,9 @@ impl KmsError {
             "NotFoundException" => Self::NotFound(m),
             "SerializationException" => Self::Serialization,
             "TagException" => Self::Tag(m),
+            "ThrottlingException" => Self::Throttling(m),
             "UnknownOperationException" => Self::UnknownOperation,
+            "UnrecognizedClientException" => Self::UnrecognizedClient,
             "UnsupportedOperationException" => Self::UnsupportedOperation(m),
             "ValidationException" => Self::Validation(m),
             other => Self::Internal(format!("unrecognised error type {other}")),
@@ -232,6 +260,7 @@ mod tests {
             KmsError::DependencyTimeout(m()),
             KmsError::Disabled(m()),
             KmsError::DryRunOperation,
+            KmsError::ExpiredToken,
             KmsError::IncompleteSignature(m()),
             KmsError::IncorrectKey,
             KmsError::Internal(m()),
@@ -242,6 +271,7 @@ mod tests {
             KmsError::InvalidGrantToken(m()),
             KmsError::InvalidKeyUsage(m()),
             KmsError::InvalidMarker(m()),
+            KmsError::InvalidSignature(m()),
             KmsError::InvalidState(m()),
             KmsError::LimitExceeded(m()),
             KmsError::MalformedPolicyDocument(m()),
@@ -249,7 +279,9 @@ mod tests {
             KmsError::NotFound(m()),
             KmsError::Serialization,
             KmsError::Tag(m()),
+            KmsError::Throttling(m()),
             KmsError::UnknownOperation,
+            KmsError::UnrecognizedClient,
             KmsError::UnsupportedOperation(m()),
             KmsError::Validation(m()),
         ]
