@@ -6,6 +6,7 @@
 //! re-wrap versions under a new root key, find keys due for automatic rotation and delete keys
 //! whose waiting period is over.
 
+mod accounts;
 mod error;
 mod feed;
 mod grants;
@@ -21,6 +22,7 @@ use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::{KeySpec, KeyState, KeyUsage, Origin};
 use keyshard_core::tags::Tag;
 
+pub use accounts::{AccessKeyRecord, AccountQuota, AccountRecord};
 pub use error::StoreError;
 pub use grants::{GrantCreation, GrantFilter, GrantRecord};
 pub use postgres::PostgresStore;
@@ -412,6 +414,64 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountId,
         key_id: KeyId,
         grant_id: GrantId,
+    ) -> Result<bool, StoreError>;
+
+    // Accounts, their quota overrides and access keys: administrative writes, read when a
+    // gateway checks a signature. Not announced; gateways hold what they read for a bounded
+    // time.
+
+    /// Adds an account. Returns false, changing nothing, if it exists.
+    async fn create_account(&self, account: &AccountId, now: Millis) -> Result<bool, StoreError>;
+
+    /// An account and its quota overrides.
+    async fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Every account's id, in ascending order.
+    async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError>;
+
+    /// Sets an account's quota for one class, or with `None` returns it to the default.
+    /// Returns whether a row changed; an unknown account is [`StoreError::NotFound`].
+    async fn set_account_quota(
+        &self,
+        account: &AccountId,
+        class: &str,
+        requests_per_second: Option<u32>,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds an access key to its account: [`StoreError::NotFound`] if the account does not
+    /// exist, [`StoreError::AlreadyExists`] if the id is taken.
+    async fn create_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError>;
+
+    /// The access key with this id, in whichever account.
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
+
+    /// An account's access keys, in ascending order of id.
+    async fn access_keys(&self, account: &AccountId) -> Result<Vec<AccessKeyRecord>, StoreError>;
+
+    /// Removes an account's access key. Returns false if the account has no such key.
+    async fn delete_access_key(
+        &self,
+        account: &AccountId,
+        access_key_id: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` access keys whose secret is not wrapped under `root_key_id`, in ascending
+    /// order of id after `after`. An administrative walk across accounts.
+    async fn access_keys_not_wrapped_under(
+        &self,
+        root_key_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AccessKeyRecord>, StoreError>;
+
+    /// Replaces an access key's wrapped secret, only if it is still wrapped under
+    /// `old_root_key_id`. Returns whether it was replaced.
+    async fn rewrap_access_key(
+        &self,
+        access_key_id: &str,
+        old_root_key_id: &str,
+        new_root_key_id: &str,
+        wrapped_secret: &[u8],
     ) -> Result<bool, StoreError>;
 }
 

@@ -2,6 +2,7 @@
 //! Statements are written once with `$n` placeholders, which SQLite reads as well; the few
 //! differences between the databases are the [`Driver`] constants.
 
+mod accounts;
 mod grants;
 mod lifecycle;
 mod policies;

@@ -2,6 +2,7 @@
 //! `&dyn Store` and stamped out per backend by [`conformance!`]. This file holds the fixtures;
 //! the tests sit in one file per group of operations.
 
+mod accounts;
 mod aliases;
 mod changes;
 mod grants;
@@ -96,6 +97,9 @@ macro_rules! conformance {
                 grants::grant_changes_are_announced_as_key_changes,
                 grants::grants_are_invisible_from_and_untouchable_by_another_account,
                 grants::a_deleted_key_takes_its_grants,
+                accounts::an_account_is_created_once_and_reads_back_with_its_quotas,
+                accounts::an_access_key_reads_back_with_every_field_and_belongs_to_one_account,
+                accounts::access_key_secrets_are_rewrapped_once_and_walked_in_id_order,
             );
         }
     };

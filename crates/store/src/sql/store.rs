@@ -9,12 +9,14 @@ use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::broadcast;
 
+use super::accounts::AccountWrite;
 use super::grants::GrantWrite;
 use super::rotation::RotationWrite;
 use super::{Driver, SqlCore, Write};
 use crate::{
-    AccountKeyVersion, AliasRecord, DueRotation, GrantCreation, GrantFilter, GrantRecord,
-    KeyRecord, KeyRotation, KeyVersion, Millis, RotationTrigger, Store, StoreChange, StoreError,
+    AccessKeyRecord, AccountKeyVersion, AccountRecord, AliasRecord, DueRotation, GrantCreation,
+    GrantFilter, GrantRecord, KeyRecord, KeyRotation, KeyVersion, Millis, RotationTrigger, Store,
+    StoreChange, StoreError,
 };
 
 /// A store that is one SQL database behind a [`SqlCore`]: the backend adds only how it is
@@ -534,5 +536,99 @@ where
             grant_id,
         };
         self.core().write(&Write::Grant(write)).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.create_account", fields(db.system.name = T::SYSTEM, %account))]
+    async fn create_account(&self, account: &AccountId, now: Millis) -> Result<bool, StoreError> {
+        let write = AccountWrite::Create { account, now };
+        self.core().write(&Write::Account(write)).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.account", fields(db.system.name = T::SYSTEM, %account))]
+    async fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.core().account(account).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.account_ids", fields(db.system.name = T::SYSTEM))]
+    async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        self.core().account_ids().await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.set_account_quota", fields(db.system.name = T::SYSTEM, %account, class))]
+    async fn set_account_quota(
+        &self,
+        account: &AccountId,
+        class: &str,
+        requests_per_second: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        if self.core().account(account).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let write = AccountWrite::SetQuota {
+            account,
+            class,
+            requests_per_second,
+        };
+        self.core().write(&Write::Account(write)).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.create_access_key", fields(db.system.name = T::SYSTEM, account = %key.account, access_key_id = key.access_key_id))]
+    async fn create_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError> {
+        self.core()
+            .write(&Write::Account(AccountWrite::CreateAccessKey(key)))
+            .await
+            .map(drop)
+    }
+
+    #[tracing::instrument(skip_all, name = "store.access_key", fields(db.system.name = T::SYSTEM, access_key_id))]
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        self.core().access_key(access_key_id).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.access_keys", fields(db.system.name = T::SYSTEM, %account))]
+    async fn access_keys(&self, account: &AccountId) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        self.core().access_keys(account).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.delete_access_key", fields(db.system.name = T::SYSTEM, %account, access_key_id))]
+    async fn delete_access_key(
+        &self,
+        account: &AccountId,
+        access_key_id: &str,
+    ) -> Result<bool, StoreError> {
+        let write = AccountWrite::DeleteAccessKey {
+            account,
+            access_key_id,
+        };
+        self.core().write(&Write::Account(write)).await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.access_keys_not_wrapped_under", fields(db.system.name = T::SYSTEM))]
+    async fn access_keys_not_wrapped_under(
+        &self,
+        root_key_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        self.core()
+            .access_keys_not_wrapped_under(root_key_id, after, limit)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, name = "store.rewrap_access_key", fields(db.system.name = T::SYSTEM, access_key_id))]
+    async fn rewrap_access_key(
+        &self,
+        access_key_id: &str,
+        old_root_key_id: &str,
+        new_root_key_id: &str,
+        wrapped_secret: &[u8],
+    ) -> Result<bool, StoreError> {
+        let write = AccountWrite::RewrapAccessKey {
+            access_key_id,
+            old_root_key_id,
+            new_root_key_id,
+            wrapped_secret,
+        };
+        self.core().write(&Write::Account(write)).await
     }
 }

@@ -7,6 +7,7 @@ use keyshard_core::spec::KeyState;
 use keyshard_core::tags::Tag;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::accounts::AccountWrite;
 use super::grants::{GrantOp, GrantWrite};
 use super::rotation::{RotationOp, RotationWrite};
 use super::{Driver, SqlCore};
@@ -106,6 +107,9 @@ pub(crate) enum Write<'a> {
 
     /// Grants: one created, retired or revoked.
     Grant(GrantWrite<'a>),
+
+    /// Accounts, their quotas and access keys.
+    Account(AccountWrite<'a>),
 }
 
 impl Write<'_> {
@@ -124,6 +128,7 @@ impl Write<'_> {
             Self::UpdateKeyDescription { .. } => WriteOp::UpdateKeyDescription,
             Self::DeleteDueKeys { .. } => WriteOp::DeleteDueKeys,
             Self::Grant(grant) => WriteOp::Grant(grant.op()),
+            Self::Account(account) => WriteOp::Account(account.op()),
         }
     }
 
@@ -139,7 +144,7 @@ impl Write<'_> {
             key_id,
         };
         match *self {
-            Self::CreateKey { .. } | Self::DeleteDueKeys { .. } => None,
+            Self::CreateKey { .. } | Self::DeleteDueKeys { .. } | Self::Account(_) => None,
             Self::CreateAlias { alias: record, .. } => Some(alias(&record.account, &record.name)),
             Self::UpdateAlias { account, name, .. } | Self::DeleteAlias { account, name } => {
                 Some(alias(account, name))
@@ -171,6 +176,7 @@ impl Write<'_> {
 /// The write transactions, named in their logs.
 #[derive(Clone, Copy, Debug)]
 enum WriteOp {
+    Account(&'static str),
     CreateAlias,
     CreateKey,
     DeleteAlias,
@@ -189,6 +195,7 @@ enum WriteOp {
 impl WriteOp {
     fn as_str(self) -> &'static str {
         match self {
+            Self::Account(op) => op,
             Self::CreateAlias => "create_alias",
             Self::CreateKey => "create_key",
             Self::DeleteAlias => "delete_alias",
@@ -435,6 +442,7 @@ where
                 !found.is_empty()
             }
             Write::Grant(ref grant) => self.apply_grant(conn, grant).await?,
+            Write::Account(ref account) => self.apply_account(conn, account).await?,
         };
 
         let changes: Vec<StoreChange> = if changed {
