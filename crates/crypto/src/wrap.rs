@@ -1,6 +1,6 @@
-//! Root-key wrapping of backing keys: AES-256-GCM under the root key, with the key's ARN and
-//! version bound as associated data so a wrapped key cannot be moved to another key or version
-//! (DESIGN.md, "Key hierarchy").
+//! Root-key wrapping of backing keys and secret access keys: AES-256-GCM under the root key,
+//! with the key's ARN and version (or the access key id) bound as associated data so a wrapped
+//! secret cannot be moved to another key, version or access key (DESIGN.md, "Key hierarchy").
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
@@ -24,6 +24,14 @@ impl WrapBinding<'_> {
     }
 }
 
+/// The associated data of a wrapped secret access key: it cannot be moved to another access
+/// key id.
+fn access_secret_aad(access_key_id: &str) -> Vec<u8> {
+    let mut aad = b"keyshard access key v1\0".to_vec();
+    aad.extend_from_slice(access_key_id.as_bytes());
+    aad
+}
+
 impl RootKey {
     /// Wraps a backing key: a random 12-byte nonce, then ciphertext and tag.
     pub fn wrap(
@@ -31,20 +39,7 @@ impl RootKey {
         backing: &BackingKey,
         binding: WrapBinding<'_>,
     ) -> Result<Vec<u8>, CryptoError> {
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, self.secret_bytes())?);
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce)?;
-
-        let mut out = Vec::with_capacity(NONCE_LEN + backing.secret_bytes().len() + 16);
-        out.extend_from_slice(&nonce);
-        let mut sealed = backing.secret_bytes().to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(binding.aad()),
-            &mut sealed,
-        )?;
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        self.seal(backing.secret_bytes(), binding.aad())
     }
 
     /// Unwraps what [`RootKey::wrap`] produced for the same binding.
@@ -53,6 +48,46 @@ impl RootKey {
         wrapped: &[u8],
         binding: WrapBinding<'_>,
     ) -> Result<BackingKey, CryptoError> {
+        BackingKey::from_secret(self.open(wrapped, binding.aad())?)
+    }
+
+    /// Wraps a secret access key, bound to its access key id, as [`RootKey::wrap`] wraps
+    /// backing keys.
+    pub fn wrap_access_secret(
+        &self,
+        secret: &SecretBytes,
+        access_key_id: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.seal(secret.secret_bytes(), access_secret_aad(access_key_id))
+    }
+
+    /// Unwraps what [`RootKey::wrap_access_secret`] produced for the same access key id.
+    pub fn unwrap_access_secret(
+        &self,
+        wrapped: &[u8],
+        access_key_id: &str,
+    ) -> Result<SecretBytes, CryptoError> {
+        self.open(wrapped, access_secret_aad(access_key_id))
+    }
+
+    fn seal(&self, secret: &[u8], aad: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, self.secret_bytes())?);
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce)?;
+
+        let mut out = Vec::with_capacity(NONCE_LEN + secret.len() + 16);
+        out.extend_from_slice(&nonce);
+        let mut sealed = secret.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut sealed,
+        )?;
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    fn open(&self, wrapped: &[u8], aad: Vec<u8>) -> Result<SecretBytes, CryptoError> {
         let fail = || CryptoError::Unwrap("root key or binding mismatch");
         if wrapped.len() < NONCE_LEN {
             return Err(fail());
@@ -63,11 +98,11 @@ impl RootKey {
 
         let mut buffer = SecretBytes::new(sealed.to_vec());
         let len = key
-            .open_in_place(nonce, Aad::from(binding.aad()), buffer.bytes_mut())
+            .open_in_place(nonce, Aad::from(aad), buffer.bytes_mut())
             .map_err(|_| fail())?
             .len();
         buffer.truncate(len);
-        BackingKey::from_secret(buffer)
+        Ok(buffer)
     }
 }
 
@@ -122,6 +157,30 @@ mod tests {
                 CryptoError::Unwrap("root key or binding mismatch")
             );
         }
+    }
+
+    #[test]
+    fn a_wrapped_access_secret_unwraps_only_for_its_access_key_id() {
+        let secret = SecretBytes::new(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_vec());
+        let wrapped = root(1)
+            .wrap_access_secret(&secret, "AKIAIOSFODNN7EXAMPLE")
+            .unwrap();
+        assert!(!wrapped.windows(8).any(|w| w == &secret.secret_bytes()[..8]));
+        let back = root(1)
+            .unwrap_access_secret(&wrapped, "AKIAIOSFODNN7EXAMPLE")
+            .unwrap();
+        assert_eq!(back.secret_bytes(), secret.secret_bytes());
+        for (key, id) in [(root(2), "AKIAIOSFODNN7EXAMPLE"), (root(1), "AKIAOTHER")] {
+            assert_eq!(
+                key.unwrap_access_secret(&wrapped, id).unwrap_err(),
+                CryptoError::Unwrap("root key or binding mismatch")
+            );
+        }
+        // A backing key wrapped for a key ARN is not a secret access key.
+        let backing = root(1)
+            .wrap(&BackingKey::generate().unwrap(), binding(1))
+            .unwrap();
+        assert!(root(1).unwrap_access_secret(&backing, ARN).is_err());
     }
 
     #[test]

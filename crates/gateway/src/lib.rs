@@ -3,41 +3,60 @@
 //! the shard that rendezvous hashing picks for the key. It holds no database connection and no
 //! key material.
 
+mod auth;
 mod json;
 mod metrics;
 mod ops;
 mod protocol;
+mod quota;
 mod routing;
 mod server;
 
-use keyshard_core::id::Scope;
+use keyshard_core::id::Region;
 
+pub use auth::AuthMode;
+pub use quota::{
+    ALL as ALL_QUOTA_CLASSES, QuotaOverrides, QuotaSettingError, is_class as is_quota_class,
+    parse_overrides as parse_quota_overrides,
+};
 pub use routing::{InvalidShardAddress, ShardPool};
 pub use server::serve;
 
-/// How the gateway establishes who is calling.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub enum AuthMode {
-    /// Development only: any well-formed SigV4 `Authorization` header is accepted, unverified,
-    /// and every caller acts in the one configured account.
-    DangerAcceptAnyCredentials,
+/// The request quotas a gateway enforces.
+#[derive(Clone, Debug, Default)]
+pub struct QuotaSettings {
+    /// Overrides of AWS's default quotas for every account; an account's own settings in the
+    /// credential store win over these.
+    pub overrides: QuotaOverrides,
+    /// How many gateways share each quota: each enforces its share.
+    pub replicas: u32,
 }
 
 /// Everything a gateway needs to serve.
 pub struct Gateway {
-    /// The account and region callers act in.
-    scope: Scope,
-    auth: AuthMode,
+    /// The region callers act in.
+    region: Region,
+    auth: auth::Authenticator,
     shards: ShardPool,
+    /// `None` where no quota is enforced.
+    quotas: Option<quota::Quotas>,
     metrics: metrics::Metrics,
 }
 
 impl Gateway {
-    pub fn new(scope: Scope, auth: AuthMode, shards: ShardPool) -> Self {
+    /// A gateway for `region` that authenticates as `auth` says and, given `quotas`, enforces
+    /// them.
+    pub fn new(
+        region: Region,
+        auth: AuthMode,
+        shards: ShardPool,
+        quotas: Option<QuotaSettings>,
+    ) -> Self {
         Self {
-            scope,
-            auth,
+            auth: auth::Authenticator::new(auth, region.clone()),
+            region,
             shards,
+            quotas: quotas.map(|q| quota::Quotas::new(q.overrides, q.replicas)),
             metrics: metrics::Metrics::default(),
         }
     }

@@ -12,66 +12,75 @@ mod rotation;
 mod tags;
 
 use keyshard_core::KmsError;
+use keyshard_core::id::Scope;
 use keyshard_core::operation::Operation;
 use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
 use serde::Deserialize;
 
-use crate::Gateway;
+use crate::ShardPool;
 use crate::json::decode;
 
 /// Runs `op` on a request body and returns the response body.
 pub(crate) async fn dispatch(
-    gateway: &Gateway,
+    call: &Call<'_>,
     op: Operation,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     match op {
-        Operation::CreateKey => keys::create_key(gateway, body).await,
-        Operation::DescribeKey => keys::describe_key(gateway, body).await,
-        Operation::ListKeys => keys::list_keys(gateway, body).await,
-        Operation::EnableKey => keys::set_enabled(gateway, body, true).await,
-        Operation::DisableKey => keys::set_enabled(gateway, body, false).await,
-        Operation::CreateAlias => aliases::create_alias(gateway, body).await,
-        Operation::UpdateAlias => aliases::update_alias(gateway, body).await,
-        Operation::DeleteAlias => aliases::delete_alias(gateway, body).await,
-        Operation::ListAliases => aliases::list_aliases(gateway, body).await,
-        Operation::GenerateDataKey => data::generate_data_key(gateway, body, true).await,
+        Operation::CreateKey => keys::create_key(call, body).await,
+        Operation::DescribeKey => keys::describe_key(call, body).await,
+        Operation::ListKeys => keys::list_keys(call, body).await,
+        Operation::EnableKey => keys::set_enabled(call, body, true).await,
+        Operation::DisableKey => keys::set_enabled(call, body, false).await,
+        Operation::CreateAlias => aliases::create_alias(call, body).await,
+        Operation::UpdateAlias => aliases::update_alias(call, body).await,
+        Operation::DeleteAlias => aliases::delete_alias(call, body).await,
+        Operation::ListAliases => aliases::list_aliases(call, body).await,
+        Operation::GenerateDataKey => data::generate_data_key(call, body, true).await,
         Operation::GenerateDataKeyWithoutPlaintext => {
-            data::generate_data_key(gateway, body, false).await
+            data::generate_data_key(call, body, false).await
         }
-        Operation::Encrypt => data::encrypt(gateway, body).await,
-        Operation::Decrypt => data::decrypt(gateway, body).await,
-        Operation::GenerateRandom => data::generate_random(gateway, body).await,
-        Operation::TagResource => tags::tag_resource(gateway, body).await,
-        Operation::UntagResource => tags::untag_resource(gateway, body).await,
-        Operation::ListResourceTags => tags::list_resource_tags(gateway, body).await,
-        Operation::GetKeyPolicy => policies::get_key_policy(gateway, body).await,
-        Operation::PutKeyPolicy => policies::put_key_policy(gateway, body).await,
-        Operation::ListKeyPolicies => policies::list_key_policies(gateway, body).await,
-        Operation::EnableKeyRotation => rotation::enable_key_rotation(gateway, body).await,
-        Operation::DisableKeyRotation => rotation::disable_key_rotation(gateway, body).await,
-        Operation::GetKeyRotationStatus => rotation::get_key_rotation_status(gateway, body).await,
-        Operation::RotateKeyOnDemand => rotation::rotate_key_on_demand(gateway, body).await,
-        Operation::ListKeyRotations => rotation::list_key_rotations(gateway, body).await,
-        Operation::ScheduleKeyDeletion => lifecycle::schedule_key_deletion(gateway, body).await,
-        Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(gateway, body).await,
-        Operation::UpdateKeyDescription => lifecycle::update_key_description(gateway, body).await,
-        Operation::ReEncrypt => reencrypt::re_encrypt(gateway, body).await,
-        Operation::CreateGrant => grants::create_grant(gateway, body).await,
-        Operation::ListGrants => grants::list_grants(gateway, body).await,
-        Operation::ListRetirableGrants => grants::list_retirable_grants(gateway, body).await,
-        Operation::RetireGrant => grants::retire_grant(gateway, body).await,
-        Operation::RevokeGrant => grants::revoke_grant(gateway, body).await,
+        Operation::Encrypt => data::encrypt(call, body).await,
+        Operation::Decrypt => data::decrypt(call, body).await,
+        Operation::GenerateRandom => data::generate_random(call, body).await,
+        Operation::TagResource => tags::tag_resource(call, body).await,
+        Operation::UntagResource => tags::untag_resource(call, body).await,
+        Operation::ListResourceTags => tags::list_resource_tags(call, body).await,
+        Operation::GetKeyPolicy => policies::get_key_policy(call, body).await,
+        Operation::PutKeyPolicy => policies::put_key_policy(call, body).await,
+        Operation::ListKeyPolicies => policies::list_key_policies(call, body).await,
+        Operation::EnableKeyRotation => rotation::enable_key_rotation(call, body).await,
+        Operation::DisableKeyRotation => rotation::disable_key_rotation(call, body).await,
+        Operation::GetKeyRotationStatus => rotation::get_key_rotation_status(call, body).await,
+        Operation::RotateKeyOnDemand => rotation::rotate_key_on_demand(call, body).await,
+        Operation::ListKeyRotations => rotation::list_key_rotations(call, body).await,
+        Operation::ScheduleKeyDeletion => lifecycle::schedule_key_deletion(call, body).await,
+        Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(call, body).await,
+        Operation::UpdateKeyDescription => lifecycle::update_key_description(call, body).await,
+        Operation::ReEncrypt => reencrypt::re_encrypt(call, body).await,
+        Operation::CreateGrant => grants::create_grant(call, body).await,
+        Operation::ListGrants => grants::list_grants(call, body).await,
+        Operation::ListRetirableGrants => grants::list_retirable_grants(call, body).await,
+        Operation::RetireGrant => grants::retire_grant(call, body).await,
+        Operation::RevokeGrant => grants::revoke_grant(call, body).await,
         other => Err(KmsError::UnsupportedOperation(format!(
             "Keyshard does not support {other} yet."
         ))),
     }
 }
 
-impl Gateway {
+/// One authenticated request: the caller's account and region, the principal it acts as, and
+/// the shards to ask.
+pub(crate) struct Call<'a> {
+    pub(crate) scope: Scope,
+    pub(crate) principal: &'a str,
+    pub(crate) shards: &'a ShardPool,
+}
+
+impl Call<'_> {
     fn caller(&self) -> Option<v1::Caller> {
-        Some(v1::Caller::from(&self.scope))
+        Some(v1::Caller::acting_as(&self.scope, self.principal))
     }
 }
 
@@ -83,7 +92,7 @@ struct KeyRequest {
 
 /// A request whose one member is a required `KeyId` (EnableKey, DisableKey, CancelKeyDeletion),
 /// validated, with its route.
-fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
+fn key_request(call: &Call<'_>, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
     let req: KeyRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -93,7 +102,7 @@ fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyReques
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::KeyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
     };
     Ok((route, request))

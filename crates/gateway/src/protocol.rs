@@ -9,8 +9,6 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 
-use crate::AuthMode;
-
 /// Largest accepted request body. The largest valid KMS request (a 256 KiB attestation
 /// document, base64-encoded, with its other members) stays well below it.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -47,17 +45,16 @@ pub(crate) fn operation(
         .ok_or(KmsError::UnknownOperation)
 }
 
-/// Checks the `Authorization` header as far as `mode` requires.
-pub(crate) fn authenticate(mode: AuthMode, headers: &HeaderMap) -> Result<(), KmsError> {
+/// Checks that the `Authorization` header has the shape of a SigV4 signature, verifying
+/// nothing.
+pub(crate) fn authenticate(headers: &HeaderMap) -> Result<(), KmsError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(KmsError::MissingAuthenticationToken);
     };
     let value = value
         .to_str()
         .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-    match mode {
-        AuthMode::DangerAcceptAnyCredentials => check_sigv4_shape(value),
-    }
+    check_sigv4_shape(value)
 }
 
 /// A SigV4 header names its algorithm and carries Credential, SignedHeaders and Signature.
@@ -186,7 +183,7 @@ mod tests {
     #[test]
     fn a_missing_authorization_header_is_a_missing_token() {
         assert_eq!(
-            authenticate(AuthMode::DangerAcceptAnyCredentials, &HeaderMap::new()),
+            authenticate(&HeaderMap::new()),
             Err(KmsError::MissingAuthenticationToken)
         );
     }
@@ -198,14 +195,14 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=a/b, Signature=00",
         )]);
         assert_eq!(
-            authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
+            authenticate(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header requires 'SignedHeaders' parameter.".into()
             ))
         );
         let h = headers(&[("authorization", "Basic abc")]);
         assert_eq!(
-            authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
+            authenticate(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header must use the AWS4-HMAC-SHA256 algorithm".into()
             ))
@@ -216,7 +213,7 @@ mod tests {
     fn a_bare_algorithm_name_asks_for_the_credential() {
         let h = headers(&[("authorization", "AWS4-HMAC-SHA256")]);
         assert_eq!(
-            authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
+            authenticate(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header requires 'Credential' parameter.".into()
             ))
@@ -229,9 +226,6 @@ mod tests {
             "authorization",
             "AWS4-HMAC-SHA256 Credential=AKID/20261204/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd",
         )]);
-        assert_eq!(
-            authenticate(AuthMode::DangerAcceptAnyCredentials, &h),
-            Ok(())
-        );
+        assert_eq!(authenticate(&h), Ok(()));
     }
 }

@@ -13,10 +13,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use keyshard_core::KmsError;
+use keyshard_core::id::Scope;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
+use crate::ops::Call;
 use crate::{Gateway, ops, protocol};
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
@@ -96,19 +98,32 @@ async fn handle(
         "request",
         %request_id,
         operation = tracing::field::Empty,
-        account = %gateway.scope.account,
+        account = tracing::field::Empty,
         key_id = tracing::field::Empty,
     );
 
     let mut operation = "unknown";
     let result = async {
         let (parts, body) = req.into_parts();
-        protocol::authenticate(gateway.auth, &parts.headers)?;
+        let pending = gateway.auth.begin(&parts)?;
+        let body = protocol::read_body(body).await?;
+        let identity = gateway.auth.finish(pending, &parts, &body).await?;
+        tracing::Span::current().record("account", identity.account.as_str());
         let op = protocol::operation(&parts.method, parts.uri.path(), &parts.headers)?;
         operation = op.as_str();
         tracing::Span::current().record("operation", operation);
-        let body = protocol::read_body(body).await?;
-        ops::dispatch(&gateway, op, &body).await
+        if let Some(quotas) = &gateway.quotas {
+            quotas.admit(&identity.account, op, &identity.quotas)?;
+        }
+        let call = Call {
+            scope: Scope {
+                account: identity.account,
+                region: gateway.region.clone(),
+            },
+            principal: &identity.principal,
+            shards: &gateway.shards,
+        };
+        ops::dispatch(&call, op, &body).await
     }
     .instrument(span.clone())
     .await;

@@ -68,6 +68,12 @@ pub(crate) struct DevArgs {
 
     #[command(flatten)]
     pub(crate) rotation: RotationArgs,
+
+    /// Request quotas as `CLASS=REQUESTS_PER_SECOND`, enforced only when given: CLASS is
+    /// `symmetric`, an operation name or `all` (AWS's defaults for the rest);
+    /// comma-separated in the environment variable.
+    #[arg(long = "quota", env = "KEYSHARD_QUOTAS", value_delimiter = ',')]
+    pub(crate) quotas: Vec<String>,
 }
 
 /// `keyshard gateway`.
@@ -87,6 +93,16 @@ pub(crate) struct GatewayArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+
+    /// Request quotas as `CLASS=REQUESTS_PER_SECOND`, overriding AWS's defaults for every
+    /// account (an account's own settings win). CLASS is `symmetric`, an operation name or
+    /// `all`; comma-separated in the environment variable.
+    #[arg(long = "quota", env = "KEYSHARD_QUOTAS", value_delimiter = ',')]
+    pub(crate) quotas: Vec<String>,
+
+    /// How many gateways serve the deployment: each enforces this share of every quota.
+    #[arg(long, env = "KEYSHARD_GATEWAY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) gateway_replicas: u32,
 }
 
 /// Root keys: the active one, from a file or an environment variable, and previous ones that
@@ -225,4 +241,66 @@ pub(crate) struct RewrapArgs {
     /// Key versions re-wrapped per batch.
     #[arg(long, default_value_t = 500)]
     pub(crate) batch_size: u32,
+}
+
+/// `keyshard accounts`.
+#[derive(clap::Args)]
+pub(crate) struct AccountsArgs {
+    /// Postgres URL (required; before or after the command's name).
+    #[arg(long, env = "KEYSHARD_DATABASE_URL", global = true)]
+    pub(crate) database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub(crate) command: AccountsCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Add an account (access keys add theirs when it is missing).
+    Create {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Show an account and its quota settings.
+    Describe {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Set an account's request quota for one class, or return it to the gateways' default.
+    SetQuota {
+        #[arg(long)]
+        account_id: String,
+        /// `symmetric`, an operation name such as `CreateKey`, or `all`.
+        #[arg(long)]
+        class: String,
+        /// Requests per second across all gateways; omit to use the default again.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        requests_per_second: Option<u32>,
+    },
+    /// Issue an access key and print its secret, once.
+    CreateAccessKey {
+        #[arg(long)]
+        account_id: String,
+        /// The user or role ARN the key acts as; the account's root by default.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Issue temporary credentials (an `ASIA` key and a session token) valid this long.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=129_600))]
+        duration_seconds: Option<u32>,
+        /// The root key that wraps the secret.
+        #[command(flatten)]
+        root_keys: RootKeyArgs,
+    },
+    /// List an account's access keys, without secrets.
+    ListAccessKeys {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Delete an access key; gateways stop accepting it within their credential cache time.
+    DeleteAccessKey {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        access_key_id: String,
+    },
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use keyshard_crypto::RootKeyRing;
-use keyshard_gateway::{AuthMode, Gateway, ShardPool};
+use keyshard_gateway::{AuthMode, Gateway, QuotaSettings, ShardPool, parse_quota_overrides};
 use keyshard_shard::{CacheConfig, Shard};
 use keyshard_store::SqliteStore;
 
@@ -29,6 +29,9 @@ pub(crate) enum DevError {
 
     #[error(transparent)]
     Listen(#[from] ListenError),
+
+    #[error(transparent)]
+    Quota(#[from] keyshard_gateway::QuotaSettingError),
 }
 
 /// How the shard is named in logs: it has no address.
@@ -36,6 +39,14 @@ const IN_PROCESS_SHARD: &str = "in-process";
 
 pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     let scope = args.scope.parse()?;
+    let quotas = if args.quotas.is_empty() {
+        None
+    } else {
+        Some(QuotaSettings {
+            overrides: parse_quota_overrides(&args.quotas)?,
+            replicas: 1,
+        })
+    };
     let data_dir = data_dir::open(&args.data_dir)?;
     let store = SqliteStore::open(&data_dir.database)
         .await
@@ -66,9 +77,10 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
 
     let shards = ShardPool::single(IN_PROCESS_SHARD, shard_channel);
     let gateway = Arc::new(Gateway::new(
-        scope.clone(),
-        AuthMode::DangerAcceptAnyCredentials,
+        scope.region.clone(),
+        AuthMode::DangerAcceptAnyCredentials(scope.account.clone()),
         shards,
+        quotas,
     ));
     let metrics = admin::combine(vec![admin::gateway_metrics(&gateway), shard_metrics]);
     admin::serve(args.metrics_listen, metrics).await?;

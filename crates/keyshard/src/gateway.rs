@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keyshard_gateway::{AuthMode, Gateway, ShardPool};
+use keyshard_gateway::{AuthMode, Gateway, QuotaSettings, ShardPool, parse_quota_overrides};
 
 use crate::admin;
 use crate::config::{GatewayArgs, ScopeError};
@@ -23,10 +23,17 @@ pub(crate) enum GatewayError {
 
     #[error(transparent)]
     Listen(#[from] ListenError),
+
+    #[error(transparent)]
+    Quota(#[from] keyshard_gateway::QuotaSettingError),
 }
 
 pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
     let scope = args.scope.parse()?;
+    let quotas = QuotaSettings {
+        overrides: parse_quota_overrides(&args.quotas)?,
+        replicas: args.gateway_replicas,
+    };
     let addresses: Vec<String> = args
         .shards
         .iter()
@@ -38,9 +45,10 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
     }
     let shards = ShardPool::new(&addresses)?;
     let gateway = Arc::new(Gateway::new(
-        scope.clone(),
-        AuthMode::DangerAcceptAnyCredentials,
+        scope.region.clone(),
+        AuthMode::DangerAcceptAnyCredentials(scope.account.clone()),
         shards,
+        Some(quotas),
     ));
     admin::serve(args.metrics_listen, admin::gateway_metrics(&gateway)).await?;
     let listener = net::bind(&args.listen.to_string()).await?;

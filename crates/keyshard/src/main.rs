@@ -1,6 +1,7 @@
 //! The `keyshard` command: parses flags and environment, sets up logging, and starts the parts
 //! a subcommand names.
 
+mod accounts;
 mod admin;
 mod config;
 mod config_file;
@@ -50,8 +51,11 @@ enum Command {
     Shard(config::ShardArgs),
     /// Apply pending Postgres migrations and exit.
     Migrate(config::MigrateArgs),
-    /// Re-wrap every stored key version under the active root key, online.
+    /// Re-wrap every stored key version and secret access key under the active root key,
+    /// online.
     RewrapRootKey(config::RewrapArgs),
+    /// Manage accounts, their quotas and their access keys.
+    Accounts(config::AccountsArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
             Command::Shard(args) => shard::run(args).await.map_err(Into::into),
             Command::Migrate(args) => migrate::run(args).await.map_err(Into::into),
             Command::RewrapRootKey(args) => rewrap::run(args).await.map_err(Into::into),
+            Command::Accounts(args) => accounts::run(args).await.map_err(Into::into),
         }
     });
     match result {

@@ -11,6 +11,7 @@ pub(crate) const REDACTED_DEBUG: &[&str] = &[
     ".keyshard.shard.v1.EncryptRequest",
     ".keyshard.shard.v1.DecryptResponse",
     ".keyshard.shard.v1.GenerateRandomResponse",
+    ".keyshard.shard.v1.GetSigningKeyResponse",
 ];
 
 fn generate(out_dir: &Path) {

@@ -3,19 +3,33 @@
 
 use std::fmt;
 
-use keyshard_core::id::Scope;
+use keyshard_core::id::{AccountId, Scope};
 use keyshard_core::tags::Tag;
 use tonic::Status;
 
 use crate::v1;
 
-impl From<&Scope> for v1::Caller {
-    fn from(scope: &Scope) -> Self {
+impl v1::Caller {
+    /// A caller in `scope` acting as `principal`.
+    pub fn acting_as(scope: &Scope, principal: &str) -> Self {
         Self {
             account_id: scope.account.to_string(),
             region: scope.region.to_string(),
+            principal: principal.to_owned(),
         }
     }
+}
+
+/// A caller acting as its account's root principal.
+impl From<&Scope> for v1::Caller {
+    fn from(scope: &Scope) -> Self {
+        Self::acting_as(scope, &root_principal(&scope.account))
+    }
+}
+
+/// The ARN of an account's root principal, as key policies name it.
+pub fn root_principal(account: &AccountId) -> String {
+    format!("arn:aws:iam::{account}:root")
 }
 
 /// The scope of a request's caller. A missing or malformed caller is a gateway bug, answered as
@@ -72,6 +86,9 @@ redacted_debug! {
     EncryptRequest { caller, key_id, encryption_context, dry_run } redacting { plaintext }
     DecryptResponse { key_id, key_material_id } redacting { plaintext }
     GenerateRandomResponse { } redacting { plaintext }
+    GetSigningKeyResponse {
+        account_id, principal, session_token_sha256, expires_at_millis, quotas
+    } redacting { signing_key }
 }
 
 #[cfg(test)]
@@ -106,6 +123,7 @@ mod tests {
         let bad = v1::Caller {
             account_id: "12".to_owned(),
             region: "us-east-1".to_owned(),
+            principal: String::new(),
         };
         for caller in [None, Some(&bad)] {
             assert_eq!(

@@ -4,6 +4,7 @@
 
 mod aliases;
 mod cache;
+mod credentials;
 mod crypto_ops;
 mod error;
 mod grants;

@@ -415,4 +415,11 @@ impl shard_server::Shard for ShardService {
         let result = self.shard.revoke_grant(&scope, req).await;
         respond_empty(result)
     }
+
+    async fn get_signing_key(
+        &self,
+        request: Request<v1::GetSigningKeyRequest>,
+    ) -> Result<Response<v1::GetSigningKeyResponse>, Status> {
+        respond(self.shard.signing_key(request.get_ref()).await)
+    }
 }

@@ -1,12 +1,12 @@
 //! CreateAlias, UpdateAlias, DeleteAlias and ListAliases.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::validate::{Violations, is_alias_char};
 use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_key_id, check_marker, page_limit, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
 use crate::routing::Retry;
 
@@ -40,16 +40,15 @@ fn validate_alias_request(req: &AliasRequest) -> Result<(String, String), KmsErr
     ))
 }
 
-pub(super) async fn create_alias(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn create_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let (alias_name, target_key_id) = validate_alias_request(&decode(body)?)?;
     let route = route_key(&target_key_id).to_vec();
     let request = v1::AliasRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         alias_name,
         target_key_id,
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.create_alias(r).await
         })
@@ -57,16 +56,15 @@ pub(super) async fn create_alias(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
     Ok(Vec::new())
 }
 
-pub(super) async fn update_alias(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn update_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let (alias_name, target_key_id) = validate_alias_request(&decode(body)?)?;
     let route = route_key(&target_key_id).to_vec();
     let request = v1::AliasRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         alias_name,
         target_key_id,
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.update_alias(r).await
         })
@@ -80,7 +78,7 @@ struct DeleteAliasRequest {
     alias_name: Option<String>,
 }
 
-pub(super) async fn delete_alias(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn delete_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: DeleteAliasRequest = decode(body)?;
     let mut v = Violations::new();
     check_alias_name(&mut v, req.alias_name.as_deref());
@@ -89,11 +87,10 @@ pub(super) async fn delete_alias(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
 
     let route = route_key(&alias_name).to_vec();
     let request = v1::DeleteAliasRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         alias_name,
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.delete_alias(r).await
         })
@@ -129,7 +126,7 @@ struct AliasListEntry {
     last_updated_date: f64,
 }
 
-pub(super) async fn list_aliases(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_aliases(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListAliasesRequest = decode(body)?;
     let mut v = Violations::new();
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
@@ -142,15 +139,15 @@ pub(super) async fn list_aliases(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
 
     let route = match req.key_id.as_deref() {
         Some(key_id) => route_key(key_id).to_vec(),
-        None => gateway.scope.account.as_str().as_bytes().to_vec(),
+        None => call.scope.account.as_str().as_bytes().to_vec(),
     };
     let request = v1::ListAliasesRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id: req.key_id,
         limit: page_limit(req.limit, 50),
         marker: req.marker,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_aliases(r).await

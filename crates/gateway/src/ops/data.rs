@@ -1,6 +1,7 @@
 //! The cryptographic operations: GenerateDataKey, GenerateDataKeyWithoutPlaintext, Encrypt,
 //! Decrypt and GenerateRandom.
 
+use super::Call;
 use std::collections::BTreeMap;
 
 use keyshard_core::KmsError;
@@ -12,7 +13,6 @@ use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_grant_tokens, check_key_id, route_key};
-use crate::Gateway;
 use crate::json::{Blob, decode, encode};
 use crate::routing::Retry;
 
@@ -74,7 +74,7 @@ struct GenerateDataKeyResponse {
 }
 
 pub(super) async fn generate_data_key(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
     include_plaintext: bool,
 ) -> Result<Vec<u8>, KmsError> {
@@ -97,7 +97,7 @@ pub(super) async fn generate_data_key(
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::GenerateDataKeyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         encryption_context: req
             .encryption_context
@@ -108,7 +108,7 @@ pub(super) async fn generate_data_key(
         include_plaintext,
         dry_run: req.dry_run.unwrap_or(false),
     };
-    let mut response = gateway
+    let mut response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.generate_data_key(r).await
@@ -155,7 +155,7 @@ struct EncryptResponse {
     encryption_algorithm: &'static str,
 }
 
-pub(super) async fn encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: EncryptRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -179,7 +179,7 @@ pub(super) async fn encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::EncryptRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         plaintext: req
             .plaintext
@@ -192,7 +192,7 @@ pub(super) async fn encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
             .collect(),
         dry_run: req.dry_run.unwrap_or(false),
     };
-    let mut response = gateway
+    let mut response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.encrypt(r).await
@@ -237,7 +237,7 @@ struct DecryptResponse {
     key_material_id: String,
 }
 
-pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn decrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: DecryptRequest = decode(body)?;
     let dry_run = req.dry_run.unwrap_or(false);
     let modifiers = req.dry_run_modifiers.as_deref();
@@ -271,7 +271,7 @@ pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
         .unwrap_or_default();
     let route = route_ciphertext(&ciphertext_blob, req.key_id.as_deref().unwrap_or_default());
     let request = v1::DecryptRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         ciphertext_blob,
         encryption_context: req
             .encryption_context
@@ -282,7 +282,7 @@ pub(super) async fn decrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, K
         dry_run,
         ignore_ciphertext,
     };
-    let mut response = gateway
+    let mut response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.decrypt(r).await
@@ -341,7 +341,7 @@ struct GenerateRandomResponse {
     plaintext: Blob,
 }
 
-pub(super) async fn generate_random(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn generate_random(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: GenerateRandomRequest = decode(body)?;
     let mut v = Violations::new();
     v.range("numberOfBytes", req.number_of_bytes, 1, 1024);
@@ -366,11 +366,11 @@ pub(super) async fn generate_random(gateway: &Gateway, body: &[u8]) -> Result<Ve
     refuse_recipient(req.recipient.as_ref())?;
 
     let request = v1::GenerateRandomRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         number_of_bytes: u32::try_from(number_of_bytes).unwrap_or(u32::MAX),
     };
     let route = uuid::Uuid::new_v4().into_bytes();
-    let mut response = gateway
+    let mut response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.generate_random(r).await

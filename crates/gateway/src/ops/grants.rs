@@ -1,5 +1,6 @@
 //! CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant.
 
+use super::Call;
 use std::collections::BTreeMap;
 
 use keyshard_core::KmsError;
@@ -11,7 +12,6 @@ use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_grant_tokens, check_key_id, check_marker, page_limit, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
 use crate::routing::Retry;
 
@@ -92,14 +92,14 @@ struct CreateGrantResponse {
     grant_id: String,
 }
 
-pub(super) async fn create_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn create_grant(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: CreateGrantRequest = decode(body)?;
     check_create_grant(&req)?;
 
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::CreateGrantRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         grant_id: GrantId::generate().to_string(),
         grantee_principal: req.grantee_principal,
@@ -113,7 +113,7 @@ pub(super) async fn create_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
     };
     // Safe to repeat on another shard: the grant id is fixed before routing, and a repeat finds
     // the grant the first attempt added.
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.create_grant(r).await
@@ -167,7 +167,7 @@ struct GrantListEntry {
     retiring_service_principal: Option<String>,
 }
 
-pub(super) async fn list_grants(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_grants(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListGrantsRequest = decode(body)?;
     let mut v = Violations::new();
     v.range("limit", req.limit, 1, 1000);
@@ -187,7 +187,7 @@ pub(super) async fn list_grants(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::ListGrantsRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         limit: page_limit(req.limit, DEFAULT_GRANT_PAGE),
         marker: req.marker,
@@ -195,7 +195,7 @@ pub(super) async fn list_grants(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8
         grantee_principal: req.grantee_principal,
         grantee_service_principal: req.grantee_service_principal,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_grants(r).await
@@ -214,7 +214,7 @@ struct ListRetirableGrantsRequest {
 }
 
 pub(super) async fn list_retirable_grants(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     let req: ListRetirableGrantsRequest = decode(body)?;
@@ -235,15 +235,15 @@ pub(super) async fn list_retirable_grants(
     check_page_limit(req.limit)?;
 
     // Grants of every key of the account: any shard can list them.
-    let route = gateway.scope.account.as_str().as_bytes().to_vec();
+    let route = call.scope.account.as_str().as_bytes().to_vec();
     let request = v1::ListRetirableGrantsRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         retiring_principal: req.retiring_principal,
         retiring_service_principal: req.retiring_service_principal,
         limit: page_limit(req.limit, DEFAULT_GRANT_PAGE),
         marker: req.marker,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_retirable_grants(r).await
@@ -261,7 +261,7 @@ struct RetireGrantRequest {
     dry_run: Option<bool>,
 }
 
-pub(super) async fn retire_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn retire_grant(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: RetireGrantRequest = decode(body)?;
     let mut v = Violations::new();
     v.length("grantToken", req.grant_token.as_deref(), 1, 8192);
@@ -278,18 +278,17 @@ pub(super) async fn retire_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
     let route = match (token_key, req.key_id.as_deref()) {
         (Some(key_id), _) => route_key(&key_id).to_vec(),
         (None, Some(key_id)) => route_key(key_id).to_vec(),
-        (None, None) => gateway.scope.account.as_str().as_bytes().to_vec(),
+        (None, None) => call.scope.account.as_str().as_bytes().to_vec(),
     };
     let request = v1::RetireGrantRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         grant_token: req.grant_token,
         key_id: req.key_id,
         grant_id: req.grant_id,
         dry_run: req.dry_run.unwrap_or(false),
     };
     // A repeat after an unseen success would answer that the grant does not exist.
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.retire_grant(r).await
         })
@@ -305,7 +304,7 @@ struct RevokeGrantRequest {
     dry_run: Option<bool>,
 }
 
-pub(super) async fn revoke_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn revoke_grant(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: RevokeGrantRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -317,14 +316,13 @@ pub(super) async fn revoke_grant(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::RevokeGrantRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         grant_id: req.grant_id.unwrap_or_default(),
         dry_run: req.dry_run.unwrap_or(false),
     };
     // Like RetireGrant, a repeat would answer that the grant does not exist.
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.revoke_grant(r).await
         })

@@ -1,5 +1,6 @@
 //! CreateKey, DescribeKey and ListKeys.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::spec::{CustomerMasterKeySpec, KeySpec, KeyUsage, Origin};
 use keyshard_core::validate::Violations;
@@ -9,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::policies::check_policy;
 use super::tags::{Tag, check_tags, tags_to_proto};
 use super::{check_grant_tokens, check_key_id, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
 use crate::routing::Retry;
 
@@ -94,7 +94,7 @@ fn metadata_response(response: v1::KeyMetadataResponse) -> Result<Vec<u8>, KmsEr
     })
 }
 
-pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn create_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: CreateKeyRequest = decode(body)?;
     validate_create_key(&req)?;
     let (key_spec, key_usage) = key_spec_and_usage(&req)?;
@@ -102,7 +102,7 @@ pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
 
     let key_id = keyshard_core::id::KeyId::generate().to_string();
     let request = v1::CreateKeyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         description: req.description.unwrap_or_default(),
         key_spec: key_spec.as_str().to_owned(),
@@ -112,7 +112,7 @@ pub(super) async fn create_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
         policy: req.policy,
     };
     let route = route_key(&request.key_id).to_vec();
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.create_key(r).await
@@ -218,7 +218,7 @@ struct DescribeKeyRequest {
     grant_tokens: Option<Vec<String>>,
 }
 
-pub(super) async fn describe_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn describe_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: DescribeKeyRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -229,10 +229,10 @@ pub(super) async fn describe_key(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
 
     let route = route_key(&key_id).to_vec();
     let request = v1::DescribeKeyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.describe_key(r).await
@@ -265,7 +265,7 @@ struct KeyListEntry {
     key_arn: String,
 }
 
-pub(super) async fn list_keys(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_keys(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListKeysRequest = decode(body)?;
     let mut v = Violations::new();
     v.range("limit", req.limit, 1, 1000);
@@ -287,12 +287,12 @@ pub(super) async fn list_keys(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>,
     v.finish()?;
 
     let request = v1::ListKeysRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         limit: super::page_limit(req.limit, 100),
         marker: req.marker,
     };
-    let route = gateway.scope.account.as_str().as_bytes().to_vec();
-    let response = gateway
+    let route = call.scope.account.as_str().as_bytes().to_vec();
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_keys(r).await
@@ -314,13 +314,13 @@ pub(super) async fn list_keys(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>,
 
 /// EnableKey and DisableKey: a key id or key ARN, nothing else, an empty answer.
 pub(super) async fn set_enabled(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
     enabled: bool,
 ) -> Result<Vec<u8>, KmsError> {
-    let (route, request) = super::key_request(gateway, body)?;
+    let (route, request) = super::key_request(call, body)?;
 
-    let shards = &gateway.shards;
+    let shards = &call.shards;
     if enabled {
         shards
             .call(&route, Retry::Idempotent, request, |mut c, r| async move {

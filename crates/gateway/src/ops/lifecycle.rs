@@ -1,12 +1,12 @@
 //! ScheduleKeyDeletion, CancelKeyDeletion and UpdateKeyDescription.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_key_id, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
 use crate::routing::Retry;
 
@@ -33,7 +33,7 @@ struct ScheduleKeyDeletionResponse {
 }
 
 pub(super) async fn schedule_key_deletion(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     let req: ScheduleKeyDeletionRequest = decode(body)?;
@@ -55,13 +55,13 @@ pub(super) async fn schedule_key_deletion(
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::ScheduleKeyDeletionRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         pending_window_in_days,
     };
     // Not repeated on another shard: a repeat after an unseen success would answer that the
     // key is already pending deletion.
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.schedule_key_deletion(r).await
@@ -81,14 +81,11 @@ struct CancelKeyDeletionResponse {
     key_id: String,
 }
 
-pub(super) async fn cancel_key_deletion(
-    gateway: &Gateway,
-    body: &[u8],
-) -> Result<Vec<u8>, KmsError> {
-    let (route, request) = super::key_request(gateway, body)?;
+pub(super) async fn cancel_key_deletion(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let (route, request) = super::key_request(call, body)?;
 
     // Like a schedule, a repeat would answer that the key is not pending deletion.
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.cancel_key_deletion(r).await
@@ -107,7 +104,7 @@ struct UpdateKeyDescriptionRequest {
 }
 
 pub(super) async fn update_key_description(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     let req: UpdateKeyDescriptionRequest = decode(body)?;
@@ -121,12 +118,11 @@ pub(super) async fn update_key_description(
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::UpdateKeyDescriptionRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         description: req.description.unwrap_or_default(),
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.update_key_description(r).await
         })

@@ -1,6 +1,7 @@
 //! GetKeyPolicy, PutKeyPolicy and ListKeyPolicies, and the `Policy` member CreateKey shares with
 //! PutKeyPolicy.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::policy::DEFAULT_POLICY_NAME;
 use keyshard_core::validate::{Violations, is_latin1_printable};
@@ -8,7 +9,6 @@ use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_key_id, check_marker, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode};
 use crate::routing::Retry;
 
@@ -46,7 +46,7 @@ struct GetKeyPolicyResponse {
     policy_name: String,
 }
 
-pub(super) async fn get_key_policy(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn get_key_policy(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: GetKeyPolicyRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -57,11 +57,11 @@ pub(super) async fn get_key_policy(gateway: &Gateway, body: &[u8]) -> Result<Vec
 
     let route = route_key(&key_id).to_vec();
     let request = v1::KeyPolicyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         policy_name: policy_name_or_default(req.policy_name),
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.get_key_policy(r).await
@@ -84,7 +84,7 @@ struct PutKeyPolicyRequest {
     _bypass_policy_lockout_safety_check: Option<bool>,
 }
 
-pub(super) async fn put_key_policy(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn put_key_policy(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: PutKeyPolicyRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -97,13 +97,12 @@ pub(super) async fn put_key_policy(gateway: &Gateway, body: &[u8]) -> Result<Vec
 
     let route = route_key(&key_id).to_vec();
     let request = v1::PutKeyPolicyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         policy_name: policy_name_or_default(req.policy_name),
         policy: req.policy.unwrap_or_default(),
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.put_key_policy(r).await
         })
@@ -129,7 +128,7 @@ struct ListKeyPoliciesResponse {
 /// A key has one policy, so every page, whatever its `Limit`, holds all of them and no
 /// `NextMarker` is ever handed out. The model declares no `InvalidMarkerException` for this
 /// operation; a `Marker` is checked against the model and otherwise has nothing to continue.
-pub(super) async fn list_key_policies(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_key_policies(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListKeyPoliciesRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -141,10 +140,10 @@ pub(super) async fn list_key_policies(gateway: &Gateway, body: &[u8]) -> Result<
 
     let route = route_key(&key_id).to_vec();
     let request = v1::ListKeyPoliciesRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_key_policies(r).await

@@ -1,6 +1,7 @@
 //! ReEncrypt: the source and destination of a re-encryption, validated here and carried out on
 //! one shard, which returns only the new ciphertext.
 
+use super::Call;
 use std::collections::BTreeMap;
 
 use keyshard_core::KmsError;
@@ -13,7 +14,6 @@ use super::data::{
     check_dry_run_modifiers, check_symmetric_algorithm, ignores_ciphertext, route_ciphertext,
 };
 use super::{check_grant_tokens, check_key_id};
-use crate::Gateway;
 use crate::json::{Blob, decode, encode};
 use crate::routing::Retry;
 
@@ -44,7 +44,7 @@ struct ReEncryptResponse {
     destination_key_material_id: String,
 }
 
-pub(super) async fn re_encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn re_encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ReEncryptRequest = decode(body)?;
     let dry_run = req.dry_run.unwrap_or(false);
     let modifiers = req.dry_run_modifiers.as_deref();
@@ -64,7 +64,7 @@ pub(super) async fn re_encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
         .or(req.destination_key_id.as_deref());
     let route = route_ciphertext(&ciphertext_blob, named.unwrap_or_default());
     let request = v1::ReEncryptRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         ciphertext_blob,
         source_encryption_context: req
             .source_encryption_context
@@ -81,7 +81,7 @@ pub(super) async fn re_encrypt(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>
         dry_run,
         ignore_ciphertext,
     };
-    let mut response = gateway
+    let mut response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.re_encrypt(r).await

@@ -1,6 +1,7 @@
 //! EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand and
 //! ListKeyRotations.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::rotation::{
     DEFAULT_ROTATION_PERIOD_DAYS, IncludeKeyMaterial, MAX_ROTATION_PERIOD_DAYS,
@@ -11,7 +12,6 @@ use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_key_id, check_marker, page_limit, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode, epoch_seconds};
 use crate::routing::Retry;
 
@@ -75,10 +75,7 @@ struct RotationsListEntry {
     rotation_type: Option<String>,
 }
 
-pub(super) async fn enable_key_rotation(
-    gateway: &Gateway,
-    body: &[u8],
-) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn enable_key_rotation(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: EnableKeyRotationRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -98,12 +95,11 @@ pub(super) async fn enable_key_rotation(
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::EnableKeyRotationRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         rotation_period_in_days,
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.enable_key_rotation(r).await
         })
@@ -112,13 +108,12 @@ pub(super) async fn enable_key_rotation(
 }
 
 pub(super) async fn disable_key_rotation(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
-    let (route, request) = key_request(gateway, body)?;
+    let (route, request) = key_request(call, body)?;
 
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.disable_key_rotation(r).await
         })
@@ -127,12 +122,12 @@ pub(super) async fn disable_key_rotation(
 }
 
 pub(super) async fn get_key_rotation_status(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
-    let (route, request) = key_request(gateway, body)?;
+    let (route, request) = key_request(call, body)?;
 
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.get_key_rotation_status(r).await
@@ -147,13 +142,13 @@ pub(super) async fn get_key_rotation_status(
 }
 
 pub(super) async fn rotate_key_on_demand(
-    gateway: &Gateway,
+    call: &Call<'_>,
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
-    let (route, request) = key_request(gateway, body)?;
+    let (route, request) = key_request(call, body)?;
 
     // A repeat after an unseen success would rotate twice.
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Once, request, |mut c, r| async move {
             c.rotate_key_on_demand(r).await
@@ -164,10 +159,7 @@ pub(super) async fn rotate_key_on_demand(
     })
 }
 
-pub(super) async fn list_key_rotations(
-    gateway: &Gateway,
-    body: &[u8],
-) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_key_rotations(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListKeyRotationsRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -189,13 +181,13 @@ pub(super) async fn list_key_rotations(
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::ListKeyRotationsRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         include_first_material,
         limit: page_limit(req.limit, 100),
         marker: req.marker,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_key_rotations(r).await
@@ -219,7 +211,7 @@ pub(super) async fn list_key_rotations(
 }
 
 /// A request whose only member is a key id or key ARN, validated, with its route.
-fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
+fn key_request(call: &Call<'_>, body: &[u8]) -> Result<(Vec<u8>, v1::KeyRequest), KmsError> {
     let req: KeyRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -229,7 +221,7 @@ fn key_request(gateway: &Gateway, body: &[u8]) -> Result<(Vec<u8>, v1::KeyReques
     let key_id = req.key_id.unwrap_or_default();
     let route = route_key(&key_id).to_vec();
     let request = v1::KeyRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
     };
     Ok((route, request))

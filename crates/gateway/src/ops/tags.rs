@@ -1,13 +1,13 @@
 //! TagResource, UntagResource and ListResourceTags, and the `Tags` member CreateKey shares with
 //! TagResource.
 
+use super::Call;
 use keyshard_core::KmsError;
 use keyshard_core::validate::Violations;
 use keyshard_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::{check_key_id, check_marker, page_limit, route_key};
-use crate::Gateway;
 use crate::json::{decode, encode};
 use crate::routing::Retry;
 
@@ -57,7 +57,7 @@ struct TagResourceRequest {
     tags: Option<Vec<Tag>>,
 }
 
-pub(super) async fn tag_resource(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn tag_resource(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: TagResourceRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -69,12 +69,11 @@ pub(super) async fn tag_resource(gateway: &Gateway, body: &[u8]) -> Result<Vec<u
 
     let route = route_key(&key_id).to_vec();
     let request = v1::TagResourceRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         tags: tags_to_proto(req.tags),
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.tag_resource(r).await
         })
@@ -89,7 +88,7 @@ struct UntagResourceRequest {
     tag_keys: Option<Vec<String>>,
 }
 
-pub(super) async fn untag_resource(gateway: &Gateway, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn untag_resource(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: UntagResourceRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -109,12 +108,11 @@ pub(super) async fn untag_resource(gateway: &Gateway, body: &[u8]) -> Result<Vec
 
     let route = route_key(&key_id).to_vec();
     let request = v1::UntagResourceRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         tag_keys: req.tag_keys.unwrap_or_default(),
     };
-    gateway
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.untag_resource(r).await
         })
@@ -146,10 +144,7 @@ struct TagEntry {
     tag_value: String,
 }
 
-pub(super) async fn list_resource_tags(
-    gateway: &Gateway,
-    body: &[u8],
-) -> Result<Vec<u8>, KmsError> {
+pub(super) async fn list_resource_tags(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
     let req: ListResourceTagsRequest = decode(body)?;
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
@@ -164,12 +159,12 @@ pub(super) async fn list_resource_tags(
 
     let route = route_key(&key_id).to_vec();
     let request = v1::ListResourceTagsRequest {
-        caller: gateway.caller(),
+        caller: call.caller(),
         key_id,
         limit: page_limit(req.limit, 50),
         marker: req.marker,
     };
-    let response = gateway
+    let response = call
         .shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_resource_tags(r).await

@@ -8,6 +8,10 @@ pub struct Caller {
     /// The region the gateway serves; ARNs are built with it.
     #[prost(string, tag = "2")]
     pub region: ::prost::alloc::string::String,
+    /// The ARN of the principal the request acts as: a user or role ARN, or the account's root
+    /// ARN where the gateway accepts any credentials.
+    #[prost(string, tag = "3")]
+    pub principal: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Empty {}
@@ -657,6 +661,37 @@ pub struct RevokeGrantRequest {
     pub grant_id: ::prost::alloc::string::String,
     #[prost(bool, tag = "4")]
     pub dry_run: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetSigningKeyRequest {
+    #[prost(string, tag = "1")]
+    pub access_key_id: ::prost::alloc::string::String,
+    /// The credential scope's date (yyyymmdd) and region.
+    #[prost(string, tag = "2")]
+    pub date: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub region: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+#[prost(skip_debug)]
+pub struct GetSigningKeyResponse {
+    #[prost(string, tag = "1")]
+    pub account_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub principal: ::prost::alloc::string::String,
+    /// The SigV4 signing key derived for the request's date, region and service `kms`; never the
+    /// secret access key itself.
+    #[prost(bytes = "vec", tag = "3")]
+    pub signing_key: ::prost::alloc::vec::Vec<u8>,
+    /// Lowercase hex SHA-256 of the session token that temporary credentials must carry.
+    #[prost(string, optional, tag = "4")]
+    pub session_token_sha256: ::core::option::Option<::prost::alloc::string::String>,
+    /// When temporary credentials expire, in milliseconds since the Unix epoch.
+    #[prost(int64, optional, tag = "5")]
+    pub expires_at_millis: ::core::option::Option<i64>,
+    /// The account's quota overrides: quota class to requests per second.
+    #[prost(map = "string, uint32", tag = "6")]
+    pub quotas: ::std::collections::HashMap<::prost::alloc::string::String, u32>,
 }
 /// Generated client implementations.
 pub mod shard_client {
@@ -1505,6 +1540,31 @@ pub mod shard_client {
                 .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "RevokeGrant"));
             self.inner.unary(req, path, codec).await
         }
+        /// Credentials: what a gateway needs to check signatures made with one access key on one day.
+        pub async fn get_signing_key(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetSigningKeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetSigningKeyResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/GetSigningKey",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "GetSigningKey"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1710,6 +1770,14 @@ pub mod shard_server {
             &self,
             request: tonic::Request<super::RevokeGrantRequest>,
         ) -> std::result::Result<tonic::Response<super::Empty>, tonic::Status>;
+        /// Credentials: what a gateway needs to check signatures made with one access key on one day.
+        async fn get_signing_key(
+            &self,
+            request: tonic::Request<super::GetSigningKeyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetSigningKeyResponse>,
+            tonic::Status,
+        >;
     }
     #[derive(Debug)]
     pub struct ShardServer<T> {
@@ -3213,6 +3281,51 @@ pub mod shard_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RevokeGrantSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/GetSigningKey" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSigningKeySvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::GetSigningKeyRequest>
+                    for GetSigningKeySvc<T> {
+                        type Response = super::GetSigningKeyResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetSigningKeyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::get_signing_key(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSigningKeySvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
