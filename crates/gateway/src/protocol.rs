@@ -9,7 +9,7 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 
-use crate::AuthMode;
+use crate::{AuthMode, sigv4};
 
 /// Largest accepted request body. The largest valid KMS request (a 256 KiB attestation
 /// document, base64-encoded, with its other members) stays well below it.
@@ -49,44 +49,9 @@ pub(crate) fn operation(
 
 /// Checks the `Authorization` header as far as `mode` requires.
 pub(crate) fn authenticate(mode: AuthMode, headers: &HeaderMap) -> Result<(), KmsError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(KmsError::MissingAuthenticationToken);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| incomplete("Authorization header is not ASCII"))?;
     match mode {
-        AuthMode::DangerAcceptAnyCredentials => check_sigv4_shape(value),
+        AuthMode::DangerAcceptAnyCredentials => sigv4::check_shape(headers),
     }
-}
-
-/// A SigV4 header names its algorithm and carries Credential, SignedHeaders and Signature.
-fn check_sigv4_shape(value: &str) -> Result<(), KmsError> {
-    let params = value
-        .strip_prefix("AWS4-HMAC-SHA256")
-        .filter(|rest| rest.is_empty() || rest.starts_with(' '));
-    let Some(params) = params else {
-        return Err(incomplete(
-            "Authorization header must use the AWS4-HMAC-SHA256 algorithm",
-        ));
-    };
-    for part in ["Credential", "SignedHeaders", "Signature"] {
-        let present = params.split(',').any(|p| {
-            p.trim()
-                .strip_prefix(part)
-                .is_some_and(|r| r.starts_with('='))
-        });
-        if !present {
-            return Err(incomplete(&format!(
-                "Authorization header requires '{part}' parameter."
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn incomplete(message: &str) -> KmsError {
-    KmsError::IncompleteSignature(message.to_owned())
 }
 
 /// A client must send the whole body within this time.
