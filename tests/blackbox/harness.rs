@@ -301,19 +301,24 @@ impl Drop for Keyshard {
     }
 }
 
-/// An SDK client for the JSON API at `address` that records what it sees into `observed`.
-/// Retries are off, so a 5xx reaches the test.
+/// An SDK client for the JSON API at `address` that records what it sees into `observed`,
+/// signing with the fixed test credentials that `keyshard dev` accepts. Retries are off, so a
+/// 5xx reaches the test.
 pub(crate) fn sdk_client(address: &str, observed: &Arc<Mutex<Observed>>) -> Client {
+    let credentials = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "blackbox");
+    sdk_client_with(address, observed, credentials)
+}
+
+/// [`sdk_client`] signing with `credentials`.
+pub(crate) fn sdk_client_with(
+    address: &str,
+    observed: &Arc<Mutex<Observed>>,
+    credentials: Credentials,
+) -> Client {
     let config = aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            ACCESS_KEY_ID,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "blackbox",
-        ))
+        .credentials_provider(credentials)
         .endpoint_url(format!("http://{address}"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(RetryConfig::disabled())

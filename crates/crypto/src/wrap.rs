@@ -180,7 +180,10 @@ mod tests {
         let backing = root(1)
             .wrap(&BackingKey::generate().unwrap(), binding(1))
             .unwrap();
-        assert!(root(1).unwrap_access_secret(&backing, ARN).is_err());
+        assert_eq!(
+            root(1).unwrap_access_secret(&backing, ARN).unwrap_err(),
+            CryptoError::Unwrap("root key or binding mismatch")
+        );
     }
 
     #[test]

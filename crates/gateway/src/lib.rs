@@ -11,6 +11,7 @@ mod protocol;
 mod quota;
 mod routing;
 mod server;
+mod sigv4;
 
 use keyshard_core::id::Region;
 

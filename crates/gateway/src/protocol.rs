@@ -45,47 +45,6 @@ pub(crate) fn operation(
         .ok_or(KmsError::UnknownOperation)
 }
 
-/// Checks that the `Authorization` header has the shape of a SigV4 signature, verifying
-/// nothing.
-pub(crate) fn authenticate(headers: &HeaderMap) -> Result<(), KmsError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(KmsError::MissingAuthenticationToken);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-    check_sigv4_shape(value)
-}
-
-/// A SigV4 header names its algorithm and carries Credential, SignedHeaders and Signature.
-fn check_sigv4_shape(value: &str) -> Result<(), KmsError> {
-    let params = value
-        .strip_prefix("AWS4-HMAC-SHA256")
-        .filter(|rest| rest.is_empty() || rest.starts_with(' '));
-    let Some(params) = params else {
-        return Err(incomplete(
-            "Authorization header must use the AWS4-HMAC-SHA256 algorithm",
-        ));
-    };
-    for part in ["Credential", "SignedHeaders", "Signature"] {
-        let present = params.split(',').any(|p| {
-            p.trim()
-                .strip_prefix(part)
-                .is_some_and(|r| r.starts_with('='))
-        });
-        if !present {
-            return Err(incomplete(&format!(
-                "Authorization header requires '{part}' parameter."
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn incomplete(message: &str) -> KmsError {
-    KmsError::IncompleteSignature(message.to_owned())
-}
-
 /// A client must send the whole body within this time.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -183,7 +142,7 @@ mod tests {
     #[test]
     fn a_missing_authorization_header_is_a_missing_token() {
         assert_eq!(
-            authenticate(&HeaderMap::new()),
+            crate::sigv4::check_shape(&HeaderMap::new()),
             Err(KmsError::MissingAuthenticationToken)
         );
     }
@@ -195,14 +154,14 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=a/b, Signature=00",
         )]);
         assert_eq!(
-            authenticate(&h),
+            crate::sigv4::check_shape(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header requires 'SignedHeaders' parameter.".into()
             ))
         );
         let h = headers(&[("authorization", "Basic abc")]);
         assert_eq!(
-            authenticate(&h),
+            crate::sigv4::check_shape(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header must use the AWS4-HMAC-SHA256 algorithm".into()
             ))
@@ -213,7 +172,7 @@ mod tests {
     fn a_bare_algorithm_name_asks_for_the_credential() {
         let h = headers(&[("authorization", "AWS4-HMAC-SHA256")]);
         assert_eq!(
-            authenticate(&h),
+            crate::sigv4::check_shape(&h),
             Err(KmsError::IncompleteSignature(
                 "Authorization header requires 'Credential' parameter.".into()
             ))
@@ -226,6 +185,6 @@ mod tests {
             "authorization",
             "AWS4-HMAC-SHA256 Credential=AKID/20261204/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd",
         )]);
-        assert_eq!(authenticate(&h), Ok(()));
+        assert_eq!(crate::sigv4::check_shape(&h), Ok(()));
     }
 }

@@ -273,7 +273,8 @@ mod tests {
             "CreateKey=0",
             "all=-1",
         ] {
-            assert!(parse_overrides(&[bad.into()]).is_err(), "{bad}");
+            let QuotaSettingError::Malformed(setting) = parse_overrides(&[bad.into()]).unwrap_err();
+            assert_eq!(setting, bad);
         }
     }
 }

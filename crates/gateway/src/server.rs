@@ -107,7 +107,10 @@ async fn handle(
         let (parts, body) = req.into_parts();
         let pending = gateway.auth.begin(&parts)?;
         let body = protocol::read_body(body).await?;
-        let identity = gateway.auth.finish(pending, &parts, &body).await?;
+        let identity = gateway
+            .auth
+            .finish(pending, &parts, &body, &gateway.shards)
+            .await?;
         tracing::Span::current().record("account", identity.account.as_str());
         let op = protocol::operation(&parts.method, parts.uri.path(), &parts.headers)?;
         operation = op.as_str();

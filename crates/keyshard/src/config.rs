@@ -76,6 +76,13 @@ pub(crate) struct DevArgs {
     pub(crate) quotas: Vec<String>,
 }
 
+/// `keyshard gateway --auth`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum GatewayAuth {
+    Sigv4,
+    DangerAcceptAnyCredentials,
+}
+
 /// `keyshard gateway`.
 #[derive(clap::Args)]
 pub(crate) struct GatewayArgs {
@@ -99,6 +106,12 @@ pub(crate) struct GatewayArgs {
     /// `all`; comma-separated in the environment variable.
     #[arg(long = "quota", env = "KEYSHARD_QUOTAS", value_delimiter = ',')]
     pub(crate) quotas: Vec<String>,
+
+    /// How callers are authenticated: `sigv4` verifies every signature against the access keys
+    /// of `keyshard accounts`; `danger-accept-any-credentials` accepts any well-formed
+    /// signature as the root of `--account-id`, for testing only.
+    #[arg(long, env = "KEYSHARD_AUTH", value_enum, default_value_t = GatewayAuth::Sigv4)]
+    pub(crate) auth: GatewayAuth,
 
     /// How many gateways serve the deployment: each enforces this share of every quota.
     #[arg(long, env = "KEYSHARD_GATEWAY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]

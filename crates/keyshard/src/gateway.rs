@@ -6,7 +6,7 @@ use std::sync::Arc;
 use keyshard_gateway::{AuthMode, Gateway, QuotaSettings, ShardPool, parse_quota_overrides};
 
 use crate::admin;
-use crate::config::{GatewayArgs, ScopeError};
+use crate::config::{GatewayArgs, GatewayAuth, ScopeError};
 use crate::net::{self, ListenError};
 
 /// Why `keyshard gateway` could not start.
@@ -44,9 +44,15 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
         return Err(GatewayError::NoShards);
     }
     let shards = ShardPool::new(&addresses)?;
+    let auth = match args.auth {
+        GatewayAuth::Sigv4 => AuthMode::SigV4,
+        GatewayAuth::DangerAcceptAnyCredentials => {
+            AuthMode::DangerAcceptAnyCredentials(scope.account.clone())
+        }
+    };
     let gateway = Arc::new(Gateway::new(
         scope.region.clone(),
-        AuthMode::DangerAcceptAnyCredentials(scope.account.clone()),
+        auth.clone(),
         shards,
         Some(quotas),
     ));
@@ -54,7 +60,11 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
 
-    warn_unverified_credentials(&scope);
+    if auth == AuthMode::SigV4 {
+        tracing::info!("verifying SigV4 signatures against the credential store");
+    } else {
+        warn_unverified_credentials(&scope);
+    }
     tracing::info!(%listen, shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
     tracing::info!("keyshard gateway stopped");

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use aws_credential_types::Credentials;
 use aws_sdk_kms::Client;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _, PgConnection};
@@ -17,8 +18,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
-    MIN_SECRET_LEN, Observed, SECRET_ACCESS_KEY, START_TIMEOUT, collect_log, leaked_form,
-    listen_address, lock, sdk_client,
+    ACCOUNT, MIN_SECRET_LEN, Observed, START_TIMEOUT, collect_log, leaked_form, listen_address,
+    lock, sdk_client_with,
 };
 
 const DATABASE_URL_VAR: &str = "KEYSHARD_TEST_DATABASE_URL";
@@ -36,8 +37,8 @@ enum PostgresClaim {
     Shared(RwLockReadGuard<'static, ()>),
     Exclusive(RwLockWriteGuard<'static, ()>),
 }
-/// The warning every gateway logs at start while signatures are not verified.
-const UNVERIFIED_WARNING: &str = "SigV4 signatures are not verified";
+/// Quotas high enough that no cluster test is throttled unless it asks to be.
+const UNTHROTTLED: &str = "all=1000000";
 
 /// One `keyshard` process.
 pub(crate) struct Node {
@@ -142,6 +143,8 @@ pub(crate) struct Cluster {
     pub(crate) shards: Vec<Node>,
     pub(crate) gateways: Vec<Node>,
     observed: Arc<Mutex<Observed>>,
+    /// The access key of [`Cluster::client`]: the root of the test account.
+    credentials: Option<Credentials>,
     /// Whether a 503 (no shard could answer) is an expected outcome of the test.
     unavailable_expected: bool,
     postgres: PostgresClaim,
@@ -175,20 +178,18 @@ impl Cluster {
             String::from_utf8_lossy(&migrate.stderr)
         );
 
-        let observed = Observed {
-            secrets: vec![SECRET_ACCESS_KEY.as_bytes().to_vec()],
-            responses: Vec::new(),
-        };
         let mut cluster = Self {
             dir,
             database_url,
             root_key_file,
             shards: Vec::new(),
             gateways: Vec::new(),
-            observed: Arc::new(Mutex::new(observed)),
+            observed: Arc::new(Mutex::new(Observed::default())),
             unavailable_expected: false,
             postgres,
+            credentials: None,
         };
+        cluster.credentials = Some(cluster.create_access_key(ACCOUNT, None, None));
         for _ in 0..shards {
             let shard = cluster.start_shard(&[]).await;
             cluster.shards.push(shard);
@@ -225,6 +226,13 @@ impl Cluster {
 
     /// Starts a gateway over the shards with these indices and returns its index.
     pub(crate) async fn add_gateway(&mut self, shards: &[usize]) -> usize {
+        self.add_gateway_with(shards, &["--quota", UNTHROTTLED])
+            .await
+    }
+
+    /// Starts a gateway over the shards with these indices, with extra flags, and returns its
+    /// index.
+    pub(crate) async fn add_gateway_with(&mut self, shards: &[usize], extra: &[&str]) -> usize {
         let addresses: Vec<&str> = shards
             .iter()
             .map(|&i| self.shards[i].address.as_str())
@@ -239,6 +247,7 @@ impl Cluster {
             &addresses.join(","),
         ]
         .into_iter()
+        .chain(extra.iter().copied())
         .map(OsString::from)
         .collect();
         let gateway = Node::start(format!("gateway {}", self.gateways.len()), args).await;
@@ -251,8 +260,80 @@ impl Cluster {
         self.dir.path().join(name)
     }
 
+    /// A client of one gateway acting as the test account's root.
     pub(crate) fn client(&self, gateway: usize) -> Client {
-        sdk_client(&self.gateways[gateway].address, &self.observed)
+        let credentials = self
+            .credentials
+            .clone()
+            .expect("the cluster has credentials");
+        self.client_as(gateway, credentials)
+    }
+
+    /// A client of one gateway signing with `credentials`.
+    pub(crate) fn client_as(&self, gateway: usize, credentials: Credentials) -> Client {
+        sdk_client_with(&self.gateways[gateway].address, &self.observed, credentials)
+    }
+
+    /// Issues an access key with `keyshard accounts create-access-key` (temporary credentials
+    /// when `duration_seconds` is given) and registers its secrets as ones no log may hold.
+    pub(crate) fn create_access_key(
+        &self,
+        account: &str,
+        principal: Option<&str>,
+        duration_seconds: Option<u32>,
+    ) -> Credentials {
+        let mut args = vec![
+            "accounts".to_owned(),
+            "create-access-key".to_owned(),
+            "--account-id".to_owned(),
+            account.to_owned(),
+            "--root-key-file".to_owned(),
+            self.root_key_file.display().to_string(),
+        ];
+        if let Some(principal) = principal {
+            args.extend(["--principal".to_owned(), principal.to_owned()]);
+        }
+        if let Some(seconds) = duration_seconds {
+            args.extend(["--duration-seconds".to_owned(), seconds.to_string()]);
+        }
+        let output = self.accounts_command(&args);
+        let key: serde_json::Value =
+            serde_json::from_slice(&output).expect("create-access-key prints JSON");
+        let key = &key["AccessKey"];
+        let text = |name: &str| key[name].as_str().map(str::to_owned);
+        let secret = text("SecretAccessKey").expect("a secret access key");
+        let token = text("SessionToken");
+        {
+            let mut observed = lock(&self.observed);
+            observed.secrets.push(secret.clone().into_bytes());
+            if let Some(token) = &token {
+                observed.secrets.push(token.clone().into_bytes());
+            }
+        }
+        Credentials::new(
+            text("AccessKeyId").expect("an access key id"),
+            secret,
+            token,
+            None,
+            "keyshard accounts",
+        )
+    }
+
+    /// Runs `keyshard accounts <args>` on the cluster's database and returns its stdout.
+    pub(crate) fn accounts_command(&self, args: &[String]) -> Vec<u8> {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyshard"))
+            .args(args)
+            .args(["--database-url", &self.database_url])
+            .env("KEYSHARD_LOG", "warn")
+            .output()
+            .expect("keyshard accounts runs");
+        assert!(
+            output.status.success(),
+            "keyshard {} failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
     }
 
     /// A counter from a shard's `/metrics`.
@@ -293,8 +374,8 @@ impl Cluster {
         self.unavailable_expected = true;
     }
 
-    /// Stops every process and fails on WARN or ERROR lines other than the allowed ones (the
-    /// unverified-signature warning always is), on panics, on any 5xx, and on any secret the
+    /// Stops every process and fails on WARN or ERROR lines other than the allowed ones, on
+    /// panics, on any 5xx, and on any secret the
     /// test handled appearing in a log.
     pub(crate) fn finish(mut self, allowed_warnings: &[&str]) {
         let mut nodes: Vec<Node> = self
@@ -323,7 +404,6 @@ impl Cluster {
                 .filter(|line| {
                     let level = line.split_whitespace().nth(1);
                     let flagged = matches!(level, Some("WARN" | "ERROR"))
-                        && !line.contains(UNVERIFIED_WARNING)
                         && !allowed_warnings.iter().any(|w| line.contains(w));
                     flagged || line.contains("panicked")
                 })
