@@ -1,7 +1,9 @@
 //! Keyshard's domain, free of I/O: identifiers, key specs and states, the key-state table, the
 //! AWS error enum and its wire form, model validation, encryption contexts, the ciphertext blob
-//! layout, paging markers, and the rules for tags, key policy documents and grants.
+//! layout, paging markers, the rules for tags, key policy documents and grants, and the
+//! authorization decision that weighs a key's policy and grants.
 
+pub mod authz;
 pub mod blob;
 pub mod context;
 pub mod error;

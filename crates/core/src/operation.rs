@@ -1,9 +1,11 @@
-//! The KMS operations (the `X-Amz-Target` suffix) and the key-state table that decides, for
-//! each operation and key state, whether the call may proceed and which error it gets if not.
+//! The KMS operations (the `X-Amz-Target` suffix), the permission each needs on a key, and the
+//! key-state table that decides, for each operation and key state, whether the call may proceed
+//! and which error it gets if not.
 
 use std::fmt;
 
 use crate::error::KmsError;
+use crate::grants::GrantOperation;
 use crate::spec::KeyState;
 
 macro_rules! operations {
@@ -28,6 +30,13 @@ macro_rules! operations {
                 match name {
                     $(stringify!($name) => Some(Self::$name),)+
                     _ => None,
+                }
+            }
+
+            /// `kms:` and the operation's name.
+            fn permission_name(self) -> &'static str {
+                match self {
+                    $(Self::$name => concat!("kms:", stringify!($name)),)+
                 }
             }
         }
@@ -93,9 +102,123 @@ operations! {
     VerifyMac,
 }
 
+impl Operation {
+    /// The permission this call needs on the key it names by `KeyId`: `kms:` and the operation's
+    /// name, except ReEncrypt, which needs [`Action::RE_ENCRYPT_FROM`] on its source key (and
+    /// [`Action::RE_ENCRYPT_TO`] on its destination key).
+    pub fn action(self) -> Action {
+        match self {
+            Self::ReEncrypt => Action::RE_ENCRYPT_FROM,
+            op => Action(Permission::Call(op)),
+        }
+    }
+
+    /// Whether a principal of another account may call this operation on a key, given a key
+    /// policy or grant that allows it (AWS KMS API Reference: "Cross-account use" of each
+    /// operation). Permissions for any other operation have no effect across accounts.
+    pub fn allows_cross_account(self) -> bool {
+        matches!(
+            self,
+            Self::CreateGrant
+                | Self::Decapsulate
+                | Self::Decrypt
+                | Self::DeriveSharedSecret
+                | Self::DescribeKey
+                | Self::Encapsulate
+                | Self::Encrypt
+                | Self::GenerateDataKey
+                | Self::GenerateDataKeyPair
+                | Self::GenerateDataKeyPairWithoutPlaintext
+                | Self::GenerateDataKeyWithoutPlaintext
+                | Self::GenerateMac
+                | Self::GetKeyRotationStatus
+                | Self::GetPublicKey
+                | Self::ListGrants
+                | Self::ReEncrypt
+                | Self::RetireGrant
+                | Self::RevokeGrant
+                | Self::Sign
+                | Self::Verify
+                | Self::VerifyMac
+        )
+    }
+
+    /// Whether the key policy and grants of a KMS key decide this call. The operations that name
+    /// no key (CreateKey, ListKeys, ListAliases, ListRetirableGrants, GenerateRandom and the
+    /// custom key store operations) are authorized by IAM policies alone in AWS (AWS KMS
+    /// Developer Guide, "AWS KMS permissions"); Keyshard has no IAM and allows them to every
+    /// principal of the caller's account.
+    pub fn uses_key_policy(self) -> bool {
+        !matches!(
+            self,
+            Self::CreateKey
+                | Self::ListKeys
+                | Self::ListAliases
+                | Self::ListRetirableGrants
+                | Self::GenerateRandom
+                | Self::ConnectCustomKeyStore
+                | Self::CreateCustomKeyStore
+                | Self::DeleteCustomKeyStore
+                | Self::DescribeCustomKeyStores
+                | Self::DisconnectCustomKeyStore
+                | Self::UpdateCustomKeyStore
+        )
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A permission a call needs on a KMS key, as policies name it: `kms:Encrypt`, `kms:ReEncryptTo`.
+/// Made by [`Operation::action`] or one of the ReEncrypt constants.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub struct Action(Permission);
+
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+enum Permission {
+    Call(Operation),
+    ReEncryptFrom,
+    ReEncryptTo,
+}
+
+impl Action {
+    /// ReEncrypt's permission on the key that decrypts.
+    pub const RE_ENCRYPT_FROM: Self = Self(Permission::ReEncryptFrom);
+
+    /// ReEncrypt's permission on the key that encrypts again.
+    pub const RE_ENCRYPT_TO: Self = Self(Permission::ReEncryptTo);
+
+    /// The action's name in a policy, `kms:` and the permission.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Permission::Call(op) => op.permission_name(),
+            Permission::ReEncryptFrom => "kms:ReEncryptFrom",
+            Permission::ReEncryptTo => "kms:ReEncryptTo",
+        }
+    }
+
+    /// The grant operation that allows this action, if a grant can (AWS KMS Developer Guide,
+    /// "Grant operations"); the grant operations carry the names of the permissions they stand
+    /// for.
+    pub fn grant_operation(self) -> Option<GrantOperation> {
+        GrantOperation::parse(self.name().strip_prefix("kms:")?)
+    }
+
+    /// Whether the action may be allowed to a principal of another account.
+    pub fn allows_cross_account(self) -> bool {
+        match self.0 {
+            Permission::Call(op) => op.allows_cross_account(),
+            Permission::ReEncryptFrom | Permission::ReEncryptTo => true,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -282,6 +405,88 @@ mod tests {
         }
         assert_eq!(Operation::ALL.len(), 56);
         assert_eq!(Operation::parse("generateDataKey"), None);
+    }
+
+    #[test]
+    fn actions_are_named_as_policies_name_them() {
+        assert_eq!(Operation::Encrypt.action().name(), "kms:Encrypt");
+        assert_eq!(
+            Operation::GenerateDataKeyPairWithoutPlaintext
+                .action()
+                .to_string(),
+            "kms:GenerateDataKeyPairWithoutPlaintext"
+        );
+        assert_eq!(Operation::ReEncrypt.action(), Action::RE_ENCRYPT_FROM);
+        assert_eq!(Action::RE_ENCRYPT_FROM.name(), "kms:ReEncryptFrom");
+        assert_eq!(Action::RE_ENCRYPT_TO.name(), "kms:ReEncryptTo");
+    }
+
+    #[test]
+    fn every_grant_operation_stands_for_exactly_one_action() {
+        let mut actions: Vec<Action> = Operation::ALL.iter().map(|op| op.action()).collect();
+        actions.push(Action::RE_ENCRYPT_TO);
+        let granted: Vec<&str> = actions
+            .iter()
+            .filter_map(|action| action.grant_operation())
+            .map(GrantOperation::as_str)
+            .collect();
+        assert_eq!(granted.len(), GrantOperation::VALUES.len());
+        for name in GrantOperation::VALUES {
+            assert!(granted.contains(name), "{name}");
+        }
+        assert_eq!(Operation::PutKeyPolicy.action().grant_operation(), None);
+        assert_eq!(
+            Action::RE_ENCRYPT_TO.grant_operation(),
+            Some(GrantOperation::ReEncryptTo)
+        );
+    }
+
+    #[test]
+    fn twenty_one_operations_work_across_accounts() {
+        let cross: Vec<&str> = Operation::ALL
+            .iter()
+            .filter(|op| op.allows_cross_account())
+            .map(|op| op.as_str())
+            .collect();
+        assert_eq!(
+            cross,
+            [
+                "CreateGrant",
+                "Decapsulate",
+                "Decrypt",
+                "DeriveSharedSecret",
+                "DescribeKey",
+                "Encapsulate",
+                "Encrypt",
+                "GenerateDataKey",
+                "GenerateDataKeyPair",
+                "GenerateDataKeyPairWithoutPlaintext",
+                "GenerateDataKeyWithoutPlaintext",
+                "GenerateMac",
+                "GetKeyRotationStatus",
+                "GetPublicKey",
+                "ListGrants",
+                "ReEncrypt",
+                "RetireGrant",
+                "RevokeGrant",
+                "Sign",
+                "Verify",
+                "VerifyMac",
+            ]
+        );
+        assert!(Action::RE_ENCRYPT_TO.allows_cross_account());
+        assert!(!Operation::PutKeyPolicy.action().allows_cross_account());
+    }
+
+    #[test]
+    fn eleven_operations_name_no_key_and_skip_the_key_policy() {
+        let keyless = Operation::ALL
+            .iter()
+            .filter(|op| !op.uses_key_policy())
+            .count();
+        assert_eq!(keyless, 11);
+        assert!(Operation::CreateAlias.uses_key_policy());
+        assert!(!Operation::GenerateRandom.uses_key_policy());
     }
 
     #[test]

@@ -1,11 +1,25 @@
-//! Key policies as documents: the default policy CreateKey attaches, the policy names, and the
-//! checks CreateKey and PutKeyPolicy apply before a policy is stored (behaviour reference,
-//! sections 4.1 and 5.4). Keyshard stores policies; it does not evaluate them yet.
+//! Key policies: the default policy CreateKey attaches, the policy names, the checks CreateKey
+//! and PutKeyPolicy apply before a policy is stored (behaviour reference, sections 4.1 and 5.4),
+//! and the parsed form whose statements [`crate::authz`] evaluates.
+//!
+//! Keyshard has no IAM. A statement whose principal is an account (`arn:aws:iam::<acct>:root`
+//! or the bare 12-digit id) applies to every principal of that account, as if each had an
+//! identity policy allowing `kms:*`; a statement naming a user or role ARN applies to that
+//! principal only; `"*"` and `{"AWS": "*"}` apply to everyone; `Service`, `Federated` and
+//! `CanonicalUser` principals never match a caller.
+
+mod condition;
+mod wildcard;
+
+use std::cell::OnceCell;
 
 use serde_json::{Map, Value};
 
+use crate::authz::{Caller, Decision, PrincipalId, RequestConditions, reachable};
 use crate::error::KmsError;
-use crate::id::AccountId;
+use crate::id::{AccountId, KeyArn};
+use crate::operation::{Action, Operation};
+use condition::Conditions;
 
 /// The name of the one key policy a caller manages.
 pub const DEFAULT_POLICY_NAME: &str = "default";
@@ -35,7 +49,8 @@ const DEFAULT_POLICY_TAIL: &str = r#":root"
 }"#;
 
 /// The policy a key created without `Policy` gets: the account's root principal may do
-/// everything, which leaves access to IAM policies.
+/// everything, which in AWS leaves access to IAM policies and in Keyshard allows every principal
+/// of the account.
 pub fn default_key_policy(account: &AccountId) -> String {
     format!("{DEFAULT_POLICY_HEAD}{account}{DEFAULT_POLICY_TAIL}")
 }
@@ -53,8 +68,195 @@ pub fn check_put_policy_name(name: &str) -> Result<(), KmsError> {
 
 /// Checks a key policy before it is stored: the size quota, then the document's shape. Every
 /// statement needs an `Effect` of `Allow` or `Deny`, an `Action` or `NotAction`, a `Resource`
-/// and a well-formed `Principal` or `NotPrincipal`. Whether the principals exist is not checked.
+/// and a well-formed `Principal` or `NotPrincipal`, and any `Condition` must use known operators
+/// on well-formed values. Whether the principals exist is not checked.
 pub fn check_key_policy(text: &str) -> Result<(), KmsError> {
+    KeyPolicy::parse(text).map(drop)
+}
+
+/// A key policy parsed for evaluation: its statements, with principals, actions, resources and
+/// conditions in the form [`KeyPolicy::evaluate`] matches a request against. Parse a key's policy
+/// once when the key is loaded and keep it with the key.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct KeyPolicy {
+    statements: Vec<Statement>,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq)]
+struct Statement {
+    effect: Effect,
+    principals: Principals,
+    actions: Actions,
+    /// `Resource` patterns; `*` is the key itself.
+    resources: Vec<String>,
+    conditions: Conditions,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Effect {
+    Allow,
+    Deny,
+}
+
+/// `Principal`, or `NotPrincipal` when `negated`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+struct Principals {
+    anyone: bool,
+    /// The AWS principals named; service, federated and canonical-user principals are left out
+    /// because no caller is one.
+    ids: Vec<PrincipalId>,
+    negated: bool,
+}
+
+/// `Action`, or `NotAction` when `negated`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+struct Actions {
+    patterns: Vec<String>,
+    negated: bool,
+}
+
+/// Which checks a policy must pass: all of them for a new policy, or for a policy read back from
+/// the store only those every stored policy has passed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Checks {
+    New,
+    Stored,
+}
+
+impl KeyPolicy {
+    /// Parses a policy that CreateKey or PutKeyPolicy is about to store, refusing it with
+    /// LimitExceededException over the size quota and MalformedPolicyDocumentException when it is
+    /// not a well-formed policy.
+    pub fn parse(text: &str) -> Result<Self, KmsError> {
+        parse_document(text, Checks::New)
+    }
+
+    /// Parses a policy read back from the store. Policies stored before Keyshard evaluated them
+    /// passed every check but those on `Condition` and `NotResource`; a statement that fails one
+    /// of those is left out, as a statement whose condition can never hold, instead of making
+    /// the whole policy unreadable.
+    pub fn parse_stored(text: &str) -> Result<Self, KmsError> {
+        parse_document(text, Checks::Stored)
+    }
+
+    /// The parsed form of [`default_key_policy`]: every principal of `account` may do
+    /// everything.
+    pub fn default_for(account: &AccountId) -> Self {
+        Self {
+            statements: vec![Statement {
+                effect: Effect::Allow,
+                principals: Principals {
+                    anyone: false,
+                    ids: vec![PrincipalId::Account(account.clone())],
+                    negated: false,
+                },
+                actions: Actions {
+                    patterns: vec!["kms:*".to_owned()],
+                    negated: false,
+                },
+                resources: vec!["*".to_owned()],
+                conditions: Conditions::default(),
+            }],
+        }
+    }
+
+    /// What this policy decides for `caller` asking for `action` on the key `key_arn` with
+    /// these condition values (IAM policy evaluation logic, resource-based policies): any
+    /// statement that applies with `Deny` makes an explicit deny; otherwise any that applies
+    /// with `Allow` allows, unless the caller is of another account and the action cannot be
+    /// used across accounts; otherwise the request is implicitly denied.
+    pub fn evaluate(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key_arn: &KeyArn,
+        conditions: &RequestConditions,
+    ) -> Decision {
+        let key_arn_text = OnceCell::new();
+        let arn = || key_arn_text.get_or_init(|| key_arn.to_string()).as_str();
+        let mut allowed = false;
+        for statement in &self.statements {
+            if !statement.applies(caller, action, arn, conditions) {
+                continue;
+            }
+            match statement.effect {
+                Effect::Deny => return Decision::ExplicitDeny,
+                Effect::Allow => allowed = true,
+            }
+        }
+        if allowed && reachable(caller, action, key_arn) {
+            Decision::Allow
+        } else {
+            Decision::ImplicitDeny
+        }
+    }
+
+    /// Whether this policy, once in place, would keep `caller` from calling PutKeyPolicy on the
+    /// key again (AWS KMS API Reference, PutKeyPolicy: Policy).
+    pub fn would_lock_out(
+        &self,
+        caller: &Caller,
+        key_arn: &KeyArn,
+        conditions: &RequestConditions,
+    ) -> bool {
+        let action = Operation::PutKeyPolicy.action();
+        self.evaluate(caller, action, key_arn, conditions) != Decision::Allow
+    }
+
+    /// MalformedPolicyDocumentException for a policy that [would lock the caller
+    /// out](Self::would_lock_out). CreateKey and PutKeyPolicy skip this check when the request
+    /// sets `BypassPolicyLockoutSafetyCheck`.
+    pub fn check_lockout(
+        &self,
+        caller: &Caller,
+        key_arn: &KeyArn,
+        conditions: &RequestConditions,
+    ) -> Result<(), KmsError> {
+        if self.would_lock_out(caller, key_arn, conditions) {
+            return Err(malformed(
+                "The new key policy will not allow you to update the key policy in the future.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Statement {
+    fn applies<'a>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key_arn: impl Fn() -> &'a str,
+        conditions: &RequestConditions,
+    ) -> bool {
+        self.principals.match_caller(caller)
+            && self.actions.match_action(action)
+            && self
+                .resources
+                .iter()
+                .any(|pattern| pattern == "*" || wildcard::matches_arn(pattern, key_arn()))
+            && self.conditions.hold(conditions)
+    }
+}
+
+impl Principals {
+    fn match_caller(&self, caller: &Caller) -> bool {
+        let named = self.anyone || self.ids.iter().any(|id| id.names(caller));
+        named != self.negated
+    }
+}
+
+impl Actions {
+    fn match_action(&self, action: Action) -> bool {
+        let named = self
+            .patterns
+            .iter()
+            .any(|pattern| wildcard::matches(pattern, action.name(), true));
+        named != self.negated
+    }
+}
+
+fn parse_document(text: &str, checks: Checks) -> Result<KeyPolicy, KmsError> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(KmsError::LimitExceeded(format!(
             "The key policy is {} bytes long; the limit is {MAX_POLICY_BYTES} bytes.",
@@ -76,98 +278,128 @@ pub fn check_key_policy(text: &str) -> Result<(), KmsError> {
             ));
         }
     };
+
+    let mut parsed = Vec::with_capacity(statements.len());
     for statement in statements {
         let Value::Object(statement) = statement else {
             return Err(malformed(
                 "Policy contains a statement that is not a JSON object.",
             ));
         };
-        check_statement(statement)?;
+        parsed.extend(parse_statement(statement, checks)?);
     }
-    Ok(())
+    Ok(KeyPolicy { statements: parsed })
 }
 
-fn check_statement(statement: &Map<String, Value>) -> Result<(), KmsError> {
-    let effect = statement.get("Effect").and_then(Value::as_str);
-    if !matches!(effect, Some("Allow" | "Deny")) {
-        return Err(malformed(
-            "Policy contains a statement without a valid Effect: it must be Allow or Deny.",
-        ));
-    }
+/// One statement, or `None` for a stored statement left out (see [`KeyPolicy::parse_stored`]).
+fn parse_statement(
+    statement: &Map<String, Value>,
+    checks: Checks,
+) -> Result<Option<Statement>, KmsError> {
+    let effect = match statement.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => Effect::Allow,
+        Some("Deny") => Effect::Deny,
+        _ => {
+            return Err(malformed(
+                "Policy contains a statement without a valid Effect: it must be Allow or Deny.",
+            ));
+        }
+    };
 
-    let action = match (statement.get("Action"), statement.get("NotAction")) {
-        (Some(action), None) | (None, Some(action)) => string_list(action),
+    let actions = match (statement.get("Action"), statement.get("NotAction")) {
+        (Some(action), None) => string_list(action).map(|patterns| (patterns, false)),
+        (None, Some(action)) => string_list(action).map(|patterns| (patterns, true)),
         _ => None,
     };
-    if action.is_none() {
+    let Some((patterns, negated)) = actions else {
         return Err(malformed(
             "Policy contains a statement without exactly one of Action and NotAction, given as \
              a string or a list of strings.",
         ));
-    }
-    if statement.get("Resource").and_then(string_list).is_none() {
+    };
+    let Some(resources) = statement.get("Resource").and_then(string_list) else {
         return Err(malformed(
             "Policy contains a statement without a Resource, given as a string or a list of \
              strings.",
         ));
-    }
-
-    let principal = match (statement.get("Principal"), statement.get("NotPrincipal")) {
-        (Some(principal), None) | (None, Some(principal)) => principal,
-        (None, None) => return Err(malformed("Policy contains a statement with no principal.")),
-        (Some(_), Some(_)) => return Err(invalid_principals()),
     };
-    if !is_well_formed_principal(principal) {
+
+    let (principal, negated_principal) =
+        match (statement.get("Principal"), statement.get("NotPrincipal")) {
+            (Some(principal), None) => (principal, false),
+            (None, Some(principal)) => (principal, true),
+            (None, None) => {
+                return Err(malformed("Policy contains a statement with no principal."));
+            }
+            (Some(_), Some(_)) => return Err(invalid_principals()),
+        };
+    let Some(principals) = parse_principals(principal, negated_principal) else {
         return Err(invalid_principals());
-    }
-    Ok(())
+    };
+
+    let conditions = if statement.contains_key("NotResource") {
+        Err(malformed(
+            "Policy contains a statement with both Resource and NotResource.",
+        ))
+    } else {
+        statement
+            .get("Condition")
+            .map_or_else(|| Ok(Conditions::default()), Conditions::parse)
+    };
+    let conditions = match (conditions, checks) {
+        (Ok(conditions), _) => conditions,
+        (Err(err), Checks::New) => return Err(err),
+        (Err(_), Checks::Stored) => return Ok(None),
+    };
+
+    Ok(Some(Statement {
+        effect,
+        principals,
+        actions: Actions {
+            patterns: owned(patterns),
+            negated,
+        },
+        resources: owned(resources),
+        conditions,
+    }))
 }
 
 /// `"*"`, or an object mapping `AWS`, `Service`, `Federated` or `CanonicalUser` to one
-/// identifier or a list of them (IAM JSON policy reference, "Principal").
-fn is_well_formed_principal(principal: &Value) -> bool {
+/// identifier or a list of them (IAM JSON policy reference, "Principal"); `None` when the
+/// element is not well formed.
+fn parse_principals(principal: &Value, negated: bool) -> Option<Principals> {
+    let mut principals = Principals {
+        anyone: false,
+        ids: Vec::new(),
+        negated,
+    };
     match principal {
-        Value::String(any) => any == "*",
-        Value::Object(kinds) => {
-            !kinds.is_empty()
-                && kinds.iter().all(|(kind, ids)| {
-                    let well_formed: fn(&str) -> bool = match kind.as_str() {
-                        "AWS" => is_aws_principal,
-                        "Service" | "Federated" | "CanonicalUser" => is_named_principal,
-                        _ => return false,
-                    };
-                    string_list(ids).is_some_and(|ids| ids.into_iter().all(well_formed))
-                })
+        Value::String(any) if any == "*" => principals.anyone = true,
+        Value::Object(kinds) if !kinds.is_empty() => {
+            for (kind, ids) in kinds {
+                let ids = string_list(ids)?;
+                match kind.as_str() {
+                    "AWS" => {
+                        for id in ids {
+                            if id == "*" {
+                                principals.anyone = true;
+                            } else {
+                                principals.ids.push(PrincipalId::parse(id)?);
+                            }
+                        }
+                    }
+                    "Service" | "Federated" | "CanonicalUser" => {
+                        if !ids.into_iter().all(is_named_principal) {
+                            return None;
+                        }
+                    }
+                    _ => return None,
+                }
+            }
         }
-        _ => false,
+        _ => return None,
     }
-}
-
-/// `*`, a 12-digit account id, or an IAM or STS ARN in some account:
-/// `arn:<partition>:iam::<account>:<resource>`.
-fn is_aws_principal(id: &str) -> bool {
-    if id == "*" || id.parse::<AccountId>().is_ok() {
-        return true;
-    }
-    let mut parts = id.splitn(6, ':');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (
-            Some("arn"),
-            Some(partition),
-            Some("iam" | "sts"),
-            Some(""),
-            Some(account),
-            Some(resource),
-        ) => !partition.is_empty() && account.parse::<AccountId>().is_ok() && !resource.is_empty(),
-        _ => false,
-    }
+    Some(principals)
 }
 
 /// A service name, identity provider or canonical user id: one word, not empty.
@@ -185,6 +417,10 @@ fn string_list(value: &Value) -> Option<Vec<&str>> {
     (!items.is_empty() && items.iter().all(|item| !item.is_empty())).then_some(items)
 }
 
+fn owned(items: Vec<&str>) -> Vec<String> {
+    items.into_iter().map(str::to_owned).collect()
+}
+
 fn malformed(message: &str) -> KmsError {
     KmsError::MalformedPolicyDocument(message.to_owned())
 }
@@ -194,208 +430,4 @@ fn invalid_principals() -> KmsError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn account() -> AccountId {
-        "111122223333".parse().unwrap()
-    }
-
-    fn message(text: &str) -> String {
-        match check_key_policy(text) {
-            Err(KmsError::MalformedPolicyDocument(m)) => m,
-            other => panic!("expected a malformed policy for {text}, got {other:?}"),
-        }
-    }
-
-    /// A one-statement policy with `statement` spliced into the statement object.
-    fn with_statement(statement: &str) -> String {
-        format!(r#"{{"Version": "2012-10-17", "Statement": [{{{statement}}}]}}"#)
-    }
-
-    const ALLOW_ALL: &str = r#""Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*""#;
-
-    #[test]
-    fn the_default_policy_is_the_documented_text_for_the_account() {
-        assert_eq!(
-            default_key_policy(&account()),
-            "{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \
-             \"Statement\" : [ {\n    \"Sid\" : \"Enable IAM User Permissions\",\n    \
-             \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \
-             \"AWS\" : \"arn:aws:iam::111122223333:root\"\n    },\n    \
-             \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  } ]\n}"
-        );
-    }
-
-    #[test]
-    fn the_default_policy_passes_its_own_checks() {
-        assert_eq!(check_key_policy(&default_key_policy(&account())), Ok(()));
-    }
-
-    #[test]
-    fn well_formed_policies_pass() {
-        let policies = [
-            with_statement(ALLOW_ALL),
-            with_statement(
-                r#""Effect": "Deny", "NotPrincipal": {"AWS": ["111122223333", "arn:aws:sts::111122223333:assumed-role/admin/alice"]}, "NotAction": ["kms:Decrypt", "kms:Encrypt"], "Resource": ["*"]"#,
-            ),
-            with_statement(
-                r#""Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": "111122223333"}}"#,
-            ),
-            with_statement(
-                r#""Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com", "AWS": "*"}, "Action": "kms:*", "Resource": "*""#,
-            ),
-            // A single statement may stand without a list.
-            format!(r#"{{"Statement": {{{ALLOW_ALL}}}}}"#),
-        ];
-        for policy in policies {
-            assert_eq!(check_key_policy(&policy), Ok(()), "{policy}");
-        }
-    }
-
-    #[test]
-    fn a_policy_over_32_kib_exceeds_the_limit_and_one_at_it_does_not() {
-        let statement = format!("{{{ALLOW_ALL}}}");
-        let mut policy = format!(r#"{{"Statement": [{statement}"#);
-        while policy.len() + 2 + statement.len() < MAX_POLICY_BYTES {
-            policy.push_str(&format!(",{statement}"));
-        }
-        policy.push_str("]}");
-        let padding = MAX_POLICY_BYTES - policy.len();
-        let at_limit = format!("{}{policy}", " ".repeat(padding));
-        assert_eq!(at_limit.len(), MAX_POLICY_BYTES);
-        assert_eq!(check_key_policy(&at_limit), Ok(()));
-
-        let over = format!(" {at_limit}");
-        assert_eq!(
-            check_key_policy(&over),
-            Err(KmsError::LimitExceeded(
-                "The key policy is 32769 bytes long; the limit is 32768 bytes.".to_owned()
-            ))
-        );
-    }
-
-    #[test]
-    fn documents_that_are_not_json_objects_are_malformed() {
-        assert_eq!(message("not json"), "The key policy is not valid JSON.");
-        assert_eq!(
-            message("{\"Statement\": ["),
-            "The key policy is not valid JSON."
-        );
-        assert_eq!(message("[]"), "The key policy must be a JSON object.");
-        assert_eq!(
-            message("\"policy\""),
-            "The key policy must be a JSON object."
-        );
-    }
-
-    #[test]
-    fn a_missing_empty_or_mistyped_statement_is_malformed() {
-        let expected =
-            "The key policy must have a Statement: an object or a non-empty list of objects.";
-        for policy in [
-            r#"{"Version": "2012-10-17"}"#,
-            r#"{"Statement": []}"#,
-            r#"{"Statement": "Allow"}"#,
-        ] {
-            assert_eq!(message(policy), expected, "{policy}");
-        }
-        assert_eq!(
-            message(r#"{"Statement": ["Allow"]}"#),
-            "Policy contains a statement that is not a JSON object."
-        );
-    }
-
-    #[test]
-    fn a_statement_without_a_valid_effect_is_malformed() {
-        let principal = r#""Principal": "*", "Action": "kms:*", "Resource": "*""#;
-        for effect in ["", r#""Effect": "allow","#, r#""Effect": true,"#] {
-            assert_eq!(
-                message(&with_statement(&format!("{effect} {principal}"))),
-                "Policy contains a statement without a valid Effect: it must be Allow or Deny."
-            );
-        }
-    }
-
-    #[test]
-    fn a_statement_without_exactly_one_action_element_is_malformed() {
-        let expected = "Policy contains a statement without exactly one of Action and NotAction, \
-                        given as a string or a list of strings.";
-        let rest = r#""Effect": "Allow", "Principal": "*", "Resource": "*""#;
-        for action in [
-            "",
-            r#""Action": [],"#,
-            r#""Action": "","#,
-            r#""Action": 7,"#,
-            r#""Action": "kms:*", "NotAction": "kms:Decrypt","#,
-        ] {
-            assert_eq!(
-                message(&with_statement(&format!("{action} {rest}"))),
-                expected,
-                "{action}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_statement_without_a_resource_is_malformed() {
-        let expected = "Policy contains a statement without a Resource, given as a string or a \
-                        list of strings.";
-        let rest = r#""Effect": "Allow", "Principal": "*", "Action": "kms:*""#;
-        for resource in ["", r#""NotResource": "*","#, r#""Resource": {"a": 1},"#] {
-            assert_eq!(
-                message(&with_statement(&format!("{resource} {rest}"))),
-                expected,
-                "{resource}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_statement_without_a_principal_says_so() {
-        assert_eq!(
-            message(&with_statement(
-                r#""Effect": "Allow", "Action": "kms:*", "Resource": "*""#
-            )),
-            "Policy contains a statement with no principal."
-        );
-    }
-
-    #[test]
-    fn ill_formed_principals_are_invalid() {
-        let rest = r#""Effect": "Allow", "Action": "kms:*", "Resource": "*""#;
-        for principal in [
-            r#""Principal": "alice""#,
-            r#""Principal": {}"#,
-            r#""Principal": {"AWS": []}"#,
-            r#""Principal": {"AWS": "alice"}"#,
-            r#""Principal": {"AWS": "1111"}"#,
-            r#""Principal": {"AWS": "arn:aws:iam::111122223333:"}"#,
-            r#""Principal": {"AWS": "arn:aws:iam:us-east-1:111122223333:root"}"#,
-            r#""Principal": {"AWS": "arn:aws:kms::111122223333:root"}"#,
-            r#""Principal": {"AWS": ["arn:aws:iam::111122223333:root", 5]}"#,
-            r#""Principal": {"Service": "logs amazonaws"}"#,
-            r#""Principal": {"Human": "alice"}"#,
-            r#""Principal": ["*"]"#,
-            r#""Principal": "*", "NotPrincipal": "*""#,
-        ] {
-            assert_eq!(
-                message(&with_statement(&format!("{rest}, {principal}"))),
-                "Policy contains a statement with one or more invalid principals.",
-                "{principal}"
-            );
-        }
-    }
-
-    #[test]
-    fn only_the_ram_policy_name_is_refused_for_put() {
-        assert_eq!(
-            check_put_policy_name("AWS_RAM"),
-            Err(KmsError::Validation(
-                "The AWS_RAM policy can only be managed by the RAM service.".to_owned()
-            ))
-        );
-        assert_eq!(check_put_policy_name("default"), Ok(()));
-        assert_eq!(check_put_policy_name("aws_ram"), Ok(()));
-    }
-}
+mod tests;
