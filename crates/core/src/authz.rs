@@ -9,12 +9,13 @@
 //! Grants only allow, and an explicit deny in the key policy beats any grant.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::context::EncryptionContext;
 use crate::error::KmsError;
 use crate::grants::{GrantConstraints, GrantOperation, GrantParameters, Principal};
-use crate::id::{AccountId, AliasName, KeyArn, PARTITION};
+use crate::id::{AccountId, AliasName, KeyArn, PARTITION, Scope};
 use crate::operation::Action;
 use crate::policy::KeyPolicy;
 use crate::spec::{EncryptionAlgorithm, KeySpec, KeyUsage, Origin};
@@ -91,6 +92,23 @@ impl Caller {
     /// The caller's ARN, as AccessDeniedException names it.
     pub fn principal(&self) -> &str {
         &self.0.principal
+    }
+}
+
+/// A caller together with the scope its request acts in: its account and the region the
+/// gateway serves. It reads as that [`Scope`], so code that only builds ARNs or scopes lookups
+/// takes it where a scope is expected.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Requester {
+    pub scope: Scope,
+    pub caller: Caller,
+}
+
+impl Deref for Requester {
+    type Target = Scope;
+
+    fn deref(&self) -> &Scope {
+        &self.scope
     }
 }
 

@@ -9,9 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
 use keyshard_core::KmsError;
+use keyshard_core::authz::Caller;
 use keyshard_core::id::{AccountId, Region};
 use keyshard_crypto::{SigningKey, session_token_matches};
-use keyshard_proto::{root_principal, v1};
+use keyshard_proto::v1;
 use moka::sync::Cache;
 
 use crate::quota::QuotaOverrides;
@@ -91,7 +92,7 @@ impl Authenticator {
                     .build(),
             },
             AuthMode::DangerAcceptAnyCredentials(account) => Mode::AcceptAny(Identity {
-                principal: root_principal(&account).into(),
+                principal: Caller::account_root(account.clone()).principal().into(),
                 account,
                 quotas: Arc::default(),
             }),

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use keyshard_core::id::{AccountId, Scope};
+use keyshard_core::authz::{Caller, Requester};
+use keyshard_core::id::Scope;
 use keyshard_core::tags::Tag;
 use tonic::Status;
 
@@ -23,20 +24,19 @@ impl v1::Caller {
 /// A caller acting as its account's root principal.
 impl From<&Scope> for v1::Caller {
     fn from(scope: &Scope) -> Self {
-        Self::acting_as(scope, &root_principal(&scope.account))
+        Self::acting_as(
+            scope,
+            Caller::account_root(scope.account.clone()).principal(),
+        )
     }
 }
 
-/// The ARN of an account's root principal, as key policies name it.
-pub fn root_principal(account: &AccountId) -> String {
-    format!("arn:aws:iam::{account}:root")
-}
-
-/// The scope of a request's caller. A missing or malformed caller is a gateway bug, answered as
-/// `InvalidArgument`.
-pub fn caller_scope(caller: Option<&v1::Caller>) -> Result<Scope, Status> {
+/// The caller of a request and the scope it acts in. A missing or malformed caller, or a
+/// principal outside the caller's account, is a gateway bug, answered as `InvalidArgument`. A
+/// caller without a principal acts as its account's root.
+pub fn caller_scope(caller: Option<&v1::Caller>) -> Result<Requester, Status> {
     let caller = caller.ok_or_else(|| Status::invalid_argument("missing caller"))?;
-    Ok(Scope {
+    let scope = Scope {
         account: caller
             .account_id
             .parse()
@@ -45,6 +45,17 @@ pub fn caller_scope(caller: Option<&v1::Caller>) -> Result<Scope, Status> {
             .region
             .parse()
             .map_err(|_| Status::invalid_argument("malformed caller region"))?,
+    };
+    let principal = if caller.principal.is_empty() {
+        Caller::account_root(scope.account.clone())
+    } else {
+        Caller::from_principal_arn(&caller.principal)
+            .filter(|principal| *principal.account() == scope.account)
+            .ok_or_else(|| Status::invalid_argument("malformed caller principal"))?
+    };
+    Ok(Requester {
+        scope,
+        caller: principal,
     })
 }
 
@@ -115,7 +126,18 @@ mod tests {
             region: "us-east-1".parse().unwrap(),
         };
         let caller = v1::Caller::from(&scope);
-        assert_eq!(caller_scope(Some(&caller)).unwrap(), scope);
+        let requester = caller_scope(Some(&caller)).unwrap();
+        assert_eq!(requester.scope, scope);
+        assert_eq!(
+            requester.caller.principal(),
+            "arn:aws:iam::111122223333:root"
+        );
+        let user = "arn:aws:iam::111122223333:user/alice";
+        let caller = v1::Caller::acting_as(&scope, user);
+        assert_eq!(
+            caller_scope(Some(&caller)).unwrap().caller.principal(),
+            user
+        );
     }
 
     #[test]
@@ -125,7 +147,12 @@ mod tests {
             region: "us-east-1".to_owned(),
             principal: String::new(),
         };
-        for caller in [None, Some(&bad)] {
+        let foreign = v1::Caller {
+            account_id: "111122223333".to_owned(),
+            region: "us-east-1".to_owned(),
+            principal: "arn:aws:iam::444455556666:user/mallory".to_owned(),
+        };
+        for caller in [None, Some(&bad), Some(&foreign)] {
             assert_eq!(
                 caller_scope(caller).unwrap_err().code(),
                 tonic::Code::InvalidArgument

@@ -19,7 +19,7 @@ pub mod v1 {
     include!("generated/keyshard.shard.v1.rs");
 }
 
-pub use convert::{caller_scope, root_principal};
+pub use convert::caller_scope;
 pub use status::{carries_kms_error, error_from_status, status_from_error};
 
 #[cfg(test)]

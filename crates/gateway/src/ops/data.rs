@@ -107,6 +107,7 @@ pub(super) async fn generate_data_key(
         number_of_bytes,
         include_plaintext,
         dry_run: req.dry_run.unwrap_or(false),
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     let mut response = call
         .shards
@@ -191,6 +192,7 @@ pub(super) async fn encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, Kms
             .into_iter()
             .collect(),
         dry_run: req.dry_run.unwrap_or(false),
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     let mut response = call
         .shards
@@ -281,6 +283,7 @@ pub(super) async fn decrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, Kms
         key_id: req.key_id,
         dry_run,
         ignore_ciphertext,
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     let mut response = call
         .shards

@@ -110,6 +110,7 @@ pub(super) async fn create_grant(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
         constraints: req.constraints.map(v1::GrantConstraints::from),
         name: req.name,
         dry_run: req.dry_run.unwrap_or(false),
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     // Safe to repeat on another shard: the grant id is fixed before routing, and a repeat finds
     // the grant the first attempt added.

@@ -23,9 +23,8 @@ struct CreateKeyRequest {
     key_spec: Option<String>,
     origin: Option<String>,
     custom_key_store_id: Option<String>,
-    // Accepted; Keyshard does not evaluate policies, so it has no lockout check to bypass.
     #[serde(rename = "BypassPolicyLockoutSafetyCheck")]
-    _bypass_policy_lockout_safety_check: Option<bool>,
+    bypass_policy_lockout_safety_check: Option<bool>,
     tags: Option<Vec<Tag>>,
     multi_region: Option<bool>,
     xks_key_id: Option<String>,
@@ -110,6 +109,7 @@ pub(super) async fn create_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, 
         origin: Origin::AwsKms.as_str().to_owned(),
         tags: tags_to_proto(req.tags),
         policy: req.policy,
+        bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check.unwrap_or(false),
     };
     let route = route_key(&request.key_id).to_vec();
     let response = call
@@ -231,6 +231,7 @@ pub(super) async fn describe_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
     let request = v1::DescribeKeyRequest {
         caller: call.caller(),
         key_id,
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     let response = call
         .shards

@@ -79,9 +79,8 @@ struct PutKeyPolicyRequest {
     key_id: Option<String>,
     policy_name: Option<String>,
     policy: Option<String>,
-    // Accepted; Keyshard does not evaluate policies, so it has no lockout check to bypass.
     #[serde(rename = "BypassPolicyLockoutSafetyCheck")]
-    _bypass_policy_lockout_safety_check: Option<bool>,
+    bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 pub(super) async fn put_key_policy(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
@@ -101,6 +100,7 @@ pub(super) async fn put_key_policy(call: &Call<'_>, body: &[u8]) -> Result<Vec<u
         key_id,
         policy_name: policy_name_or_default(req.policy_name),
         policy: req.policy.unwrap_or_default(),
+        bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check.unwrap_or(false),
     };
     call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {

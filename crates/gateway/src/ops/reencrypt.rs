@@ -80,6 +80,7 @@ pub(super) async fn re_encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, 
             .collect(),
         dry_run,
         ignore_ciphertext,
+        grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
     let mut response = call
         .shards

@@ -35,6 +35,9 @@ pub struct CreateKeyRequest {
     /// Absent for the default key policy.
     #[prost(string, optional, tag = "8")]
     pub policy: ::core::option::Option<::prost::alloc::string::String>,
+    /// Skip the check that the policy lets the caller change it later.
+    #[prost(bool, tag = "9")]
+    pub bypass_policy_lockout_safety_check: bool,
 }
 /// A request that names one key and nothing else.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -52,6 +55,10 @@ pub struct DescribeKeyRequest {
     /// The request's KeyId as the caller wrote it: key id, key ARN, alias name or alias ARN.
     #[prost(string, tag = "2")]
     pub key_id: ::prost::alloc::string::String,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "3")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KeyMetadata {
@@ -185,6 +192,10 @@ pub struct GenerateDataKeyRequest {
     pub include_plaintext: bool,
     #[prost(bool, tag = "6")]
     pub dry_run: bool,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "7")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 #[prost(skip_debug)]
@@ -216,6 +227,10 @@ pub struct EncryptRequest {
     >,
     #[prost(bool, tag = "5")]
     pub dry_run: bool,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "6")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EncryptResponse {
@@ -243,6 +258,10 @@ pub struct DecryptRequest {
     /// DryRunModifiers IGNORE_CIPHERTEXT: check the key named by key_id, not the ciphertext.
     #[prost(bool, tag = "6")]
     pub ignore_ciphertext: bool,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "7")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 #[prost(skip_debug)]
@@ -341,6 +360,9 @@ pub struct PutKeyPolicyRequest {
     /// Stored exactly as given.
     #[prost(string, tag = "4")]
     pub policy: ::prost::alloc::string::String,
+    /// Skip the check that the policy lets the caller change it later.
+    #[prost(bool, tag = "5")]
+    pub bypass_policy_lockout_safety_check: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListKeyPoliciesRequest {
@@ -488,6 +510,10 @@ pub struct ReEncryptRequest {
     /// DryRunModifiers IGNORE_CIPHERTEXT: check the key named by source_key_id, not the ciphertext.
     #[prost(bool, tag = "8")]
     pub ignore_ciphertext: bool,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "9")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReEncryptResponse {
@@ -551,6 +577,10 @@ pub struct CreateGrantRequest {
     pub name: ::core::option::Option<::prost::alloc::string::String>,
     #[prost(bool, tag = "11")]
     pub dry_run: bool,
+    /// The request's GrantTokens: grants they name count even before every shard has heard of
+    /// them.
+    #[prost(string, repeated, tag = "12")]
+    pub grant_tokens: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateGrantResponse {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use keyshard_core::authz::Requester;
 use keyshard_core::spec::KeyState;
 use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
 use keyshard_proto::v1::shard_server::Shard as _;
@@ -48,6 +49,7 @@ async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
         origin: "AWS_KMS".to_owned(),
         tags: Vec::new(),
         policy: None,
+        bypass_policy_lockout_safety_check: false,
     };
     let new = NewKey::try_from(request).expect("a well-formed CreateKey");
     shard.create_key(scope, new).await.expect("CreateKey");
@@ -67,6 +69,7 @@ fn create_request(scope: &Scope, key_id: KeyId, grant_id: GrantId) -> v1::Create
         constraints: None,
         name: None,
         dry_run: false,
+        grant_tokens: Vec::new(),
     }
 }
 
@@ -79,7 +82,7 @@ async fn create_grant(
     shard.create_grant(&scope, new).await
 }
 
-fn caller_scope(request: &v1::CreateGrantRequest) -> Scope {
+fn caller_scope(request: &v1::CreateGrantRequest) -> Requester {
     keyshard_proto::caller_scope(request.caller.as_ref()).expect("a caller")
 }
 

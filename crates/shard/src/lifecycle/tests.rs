@@ -51,6 +51,7 @@ async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
         origin: "AWS_KMS".to_owned(),
         tags: Vec::new(),
         policy: None,
+        bypass_policy_lockout_safety_check: false,
     };
     let new = NewKey::try_from(request).expect("a well-formed CreateKey");
     shard.create_key(scope, new).await.expect("CreateKey");
@@ -64,6 +65,7 @@ async fn encrypt(shard: &Shard, scope: &Scope, key_id: KeyId) -> Vec<u8> {
         plaintext: b"payroll".to_vec(),
         encryption_context: HashMap::new(),
         dry_run: false,
+        grant_tokens: Vec::new(),
     };
     shard
         .encrypt(scope, request)
@@ -173,6 +175,7 @@ async fn a_key_is_deleted_only_once_its_deletion_date_has_come() {
         key_id: None,
         dry_run: false,
         ignore_ciphertext: false,
+        grant_tokens: Vec::new(),
     };
     let decrypted = shard.decrypt(&scope, request).await;
     assert!(

@@ -60,6 +60,7 @@ async fn key_with_rotation(shard: &Shard, store: &SqliteStore) -> KeyId {
         origin: "AWS_KMS".to_owned(),
         tags: Vec::new(),
         policy: None,
+        bypass_policy_lockout_safety_check: false,
     };
     let new = NewKey::try_from(request).expect("a well-formed CreateKey request");
     shard.create_key(&scope(), new).await.unwrap();
