@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::harness::Keyshard;
 use crate::support::{
-    Failure, alias_arn, context, create_key, failure, is_key_material_id, key_arn,
+    Failure, alias_arn, context, create_key, failure, grant_token, is_key_material_id, key_arn,
 };
 
 const DRY_RUN_MESSAGE: &str = "The request would have succeeded, but the DryRun option is set.";
@@ -427,7 +427,7 @@ async fn generate_data_key_accepts_ten_grant_tokens_and_refuses_eleven() {
     let ks = Keyshard::start().await;
     let client = ks.client();
     let key_id = create_key(&client).await;
-    let tokens: Vec<String> = (0..11).map(|i| format!("grant-token-{i}")).collect();
+    let tokens = vec![grant_token(&client, &key_id).await; 11];
 
     let ten = client
         .generate_data_key()

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::harness::Keyshard;
 use crate::support::{
-    Failure, alias_arn, blob, context, create_key, encrypt_text, failure, invalid_ciphertext,
-    is_key_material_id, key_arn,
+    Failure, alias_arn, blob, context, create_key, encrypt_text, failure, grant_token,
+    invalid_ciphertext, is_key_material_id, key_arn,
 };
 
 const INCORRECT_KEY_MESSAGE: &str =
@@ -327,7 +327,7 @@ async fn encrypt_and_decrypt_accept_ten_grant_tokens_and_refuse_eleven() {
     let ks = Keyshard::start().await;
     let client = ks.client();
     let key_id = create_key(&client).await;
-    let tokens: Vec<String> = (0..11).map(|i| format!("grant-token-{i}")).collect();
+    let tokens = vec![grant_token(&client, &key_id).await; 11];
     let ten = Some(tokens[..10].to_vec());
     let eleven = Some(tokens);
 

@@ -20,12 +20,13 @@ fn default_policy() -> String {
 }
 
 /// A valid policy laid out unusually, with a tab, a carriage return and Latin-1 letters, so
-/// that any reformatting shows.
+/// that any reformatting shows. It leaves every principal of the account in charge of the key,
+/// as the lockout check requires.
 fn custom_policy(sid: &str) -> String {
     format!(
         "{{\"Version\":\"2012-10-17\",\r\n\t\"Statement\":[{{\"Sid\":\"{sid} für café\",\
          \"Effect\":\"Allow\",\"Principal\":{{\"AWS\":[\"{ACCOUNT}\",\
-         \"arn:aws:iam::{ACCOUNT}:role/admin\"]}},\"Action\":[\"kms:Encrypt\",\"kms:Decrypt\"],\
+         \"arn:aws:iam::{ACCOUNT}:role/admin\"]}},\"Action\":[\"kms:*\",\"kms:Decrypt\"],\
          \"Resource\":\"*\"}}]}}  "
     )
 }
@@ -492,32 +493,62 @@ async fn key_policy_operations_take_a_key_id_or_key_arn_and_nothing_else() {
     ks.finish();
 }
 
-// Keyshard stores policies without evaluating them (README, limits): a policy that denies
-// everything, stored without the lockout bypass, changes nothing yet.
+// A policy that would lock the caller out is refused unless the lockout check is bypassed
+// (AWS KMS API Reference, PutKeyPolicy: BypassPolicyLockoutSafetyCheck); stored, it is enforced.
 #[tokio::test]
-async fn a_stored_policy_is_not_enforced_yet() {
+async fn a_deny_all_policy_needs_the_lockout_bypass_and_then_denies_everything() {
     let ks = Keyshard::start().await;
     let client = ks.client();
     let key_id = create_key(&client).await;
     let deny_all =
         r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
 
-    client
+    let refused = client
         .put_key_policy()
         .key_id(&key_id)
         .policy(deny_all)
         .send()
+        .await;
+    assert_eq!(
+        failure(refused),
+        Failure::new(
+            400,
+            "MalformedPolicyDocumentException",
+            Some("The new key policy will not allow you to update the key policy in the future.")
+        )
+    );
+    assert_eq!(policy_of(&client, &key_id).await, default_policy());
+
+    client
+        .put_key_policy()
+        .key_id(&key_id)
+        .policy(deny_all)
+        .bypass_policy_lockout_safety_check(true)
+        .send()
         .await
-        .expect("PutKeyPolicy");
+        .expect("PutKeyPolicy with the bypass");
+    let arn = key_arn(&key_id);
+    let denied = |action: &str| {
+        format!(
+            "User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: kms:{action} on \
+             resource: {arn} with an explicit deny in a resource-based policy"
+        )
+    };
     let encrypted = client
         .encrypt()
         .key_id(&key_id)
-        .plaintext(blob("still allowed"))
+        .plaintext(blob("refused"))
         .send()
-        .await
-        .expect("Encrypt under a deny-all policy");
-    assert_eq!(encrypted.key_id(), Some(key_arn(&key_id).as_str()));
-    assert_eq!(policy_of(&client, &key_id).await, deny_all);
+        .await;
+    assert_eq!(
+        failure(encrypted),
+        Failure::new(400, "AccessDeniedException", Some(&denied("Encrypt")))
+    );
+    let read = client.get_key_policy().key_id(&key_id).send().await;
+    assert_eq!(
+        failure(read),
+        Failure::new(400, "AccessDeniedException", Some(&denied("GetKeyPolicy")))
+    );
 
     ks.finish();
 }

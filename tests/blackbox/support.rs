@@ -81,6 +81,20 @@ pub(crate) async fn encrypt_text(
     encrypted.ciphertext_blob().expect("CiphertextBlob").clone()
 }
 
+/// The token of a new grant on `key_id` to a role of the account, for Encrypt and Decrypt.
+pub(crate) async fn grant_token(client: &Client, key_id: &str) -> String {
+    let created = client
+        .create_grant()
+        .key_id(key_id)
+        .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:role/tokens"))
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .expect("CreateGrant");
+    created.grant_token().expect("GrantToken").to_owned()
+}
+
 /// `InvalidCiphertextException` as AWS sends it: HTTP 400 and no message.
 pub(crate) fn invalid_ciphertext() -> Failure {
     Failure::new(400, "InvalidCiphertextException", None)

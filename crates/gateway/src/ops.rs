@@ -113,8 +113,8 @@ fn check_key_id(v: &mut Violations, path: &str, key_id: Option<&str>) {
     v.length(path, key_id, 1, 2048);
 }
 
-/// `GrantTokenList`: at most 10 tokens of 1 to 8192 characters. Keyshard does not enforce
-/// authorization in development mode, so valid tokens grant nothing further and are accepted.
+/// `GrantTokenList`: at most 10 tokens of 1 to 8192 characters. The shard checks that each is a
+/// token Keyshard issued and lets the grants they name count at once.
 fn check_grant_tokens(v: &mut Violations, tokens: Option<&[String]>) {
     v.list_length("grantTokens", tokens, 0, 10);
     for (i, token) in tokens.unwrap_or_default().iter().enumerate() {

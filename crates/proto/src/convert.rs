@@ -21,6 +21,13 @@ impl v1::Caller {
     }
 }
 
+/// A requester as the shard reads it back.
+impl From<&Requester> for v1::Caller {
+    fn from(requester: &Requester) -> Self {
+        Self::acting_as(&requester.scope, requester.caller.principal())
+    }
+}
+
 /// A caller acting as its account's root principal.
 impl From<&Scope> for v1::Caller {
     fn from(scope: &Scope) -> Self {

@@ -1,12 +1,14 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
 use keyshard_core::KmsError;
-use keyshard_core::id::{AliasName, KeyRefForms, Scope};
+use keyshard_core::authz::Requester;
+use keyshard_core::id::{AliasName, KeyRefForms};
 use keyshard_core::marker::{self, Listing};
 use keyshard_core::operation::Operation;
 use keyshard_proto::v1;
 use keyshard_store::{AliasRecord, StoreError};
 
+use crate::authz::Subject;
 use crate::error::from_store;
 use crate::{Shard, now_millis};
 
@@ -16,15 +18,17 @@ const MAX_ALIASES_PER_KEY: u32 = 50;
 impl Shard {
     pub(crate) async fn create_alias(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::AliasRequest,
     ) -> Result<(), KmsError> {
         let name = AliasName::parse(&req.alias_name)?;
         name.check_not_reserved()?;
+        let op = Operation::CreateAlias;
+        let forms = KeyRefForms::KeyOnly;
         let target = self
-            .resolve(scope, &req.target_key_id, KeyRefForms::KeyOnly)
+            .authorized_key(scope, &req.target_key_id, forms, op, Subject::Plain, &[])
             .await?;
-        target.check_state(Operation::CreateAlias)?;
+        target.check_state(op)?;
 
         let now = now_millis();
         let record = AliasRecord {
@@ -53,16 +57,27 @@ impl Shard {
 
     pub(crate) async fn update_alias(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::AliasRequest,
     ) -> Result<(), KmsError> {
         let name = AliasName::parse(&req.alias_name)?;
         name.check_not_reserved()?;
+        let op = Operation::UpdateAlias;
+        let forms = KeyRefForms::KeyOnly;
         let target = self
-            .resolve(scope, &req.target_key_id, KeyRefForms::KeyOnly)
+            .authorized_key(scope, &req.target_key_id, forms, op, Subject::Plain, &[])
             .await?;
+        // The caller must be allowed UpdateAlias on the old target too, if the alias exists.
+        match self.resolve(scope, name.as_str(), KeyRefForms::All).await {
+            Ok(old) => {
+                self.authorize(scope, &old, op.action(), Subject::Plain, &[])
+                    .await?;
+            }
+            Err(KmsError::NotFound(_)) => {}
+            Err(err) => return Err(err),
+        }
         // A pending-deletion target is refused; the old target's state does not matter.
-        target.check_state(Operation::UpdateAlias)?;
+        target.check_state(op)?;
 
         let moved = self
             .store
@@ -79,11 +94,15 @@ impl Shard {
 
     pub(crate) async fn delete_alias(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::DeleteAliasRequest,
     ) -> Result<(), KmsError> {
         let name = AliasName::parse(&req.alias_name)?;
         name.check_not_reserved()?;
+        let target = self.resolve(scope, name.as_str(), KeyRefForms::All).await?;
+        let action = Operation::DeleteAlias.action();
+        self.authorize(scope, &target, action, Subject::Plain, &[])
+            .await?;
         let deleted = self
             .store
             .delete_alias(&scope.account, &name)
@@ -99,7 +118,7 @@ impl Shard {
 
     pub(crate) async fn list_aliases(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ListAliasesRequest,
     ) -> Result<v1::ListAliasesResponse, KmsError> {
         let target = match req.key_id.as_deref() {

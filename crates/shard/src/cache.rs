@@ -12,6 +12,8 @@ use std::time::Duration;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_crypto::BackingKey;
 use keyshard_store::KeyRecord;
+
+use crate::authz::KeyAccess;
 use moka::sync::Cache;
 use tokio::time::Instant;
 
@@ -41,10 +43,12 @@ struct Entry<T> {
 
 type VersionKey = (AccountId, KeyId, u32);
 
-/// The three caches and their hit counters.
+/// The caches and their hit counters.
 pub(crate) struct KeyCache {
     ttl: Duration,
     records: Cache<(AccountId, KeyId), Entry<KeyRecord>>,
+    /// Each key's policy, parsed, and grants: what authorizing a request on it reads.
+    access: Cache<(AccountId, KeyId), Entry<Arc<KeyAccess>>>,
     aliases: Cache<(AccountId, AliasName), Entry<KeyId>>,
     material: Cache<VersionKey, Entry<Arc<BackingKey>>>,
     hits: AtomicU64,
@@ -58,6 +62,10 @@ impl KeyCache {
         Self {
             ttl: config.ttl,
             records: Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.ttl)
+                .build(),
+            access: Cache::builder()
                 .max_capacity(config.capacity)
                 .time_to_live(config.ttl)
                 .build(),
@@ -84,6 +92,15 @@ impl KeyCache {
             (record.account.clone(), record.key_id),
             self.entry(record.clone()),
         );
+    }
+
+    pub(crate) fn access(&self, account: &AccountId, key_id: KeyId) -> Option<Arc<KeyAccess>> {
+        self.fresh(self.access.get(&(account.clone(), key_id)))
+    }
+
+    pub(crate) fn put_access(&self, account: &AccountId, key_id: KeyId, access: Arc<KeyAccess>) {
+        self.access
+            .insert((account.clone(), key_id), self.entry(access));
     }
 
     pub(crate) fn alias(&self, account: &AccountId, name: &AliasName) -> Option<KeyId> {
@@ -118,6 +135,7 @@ impl KeyCache {
     /// Drops everything cached for one key.
     pub(crate) fn invalidate_key(&self, account: &AccountId, key_id: KeyId) {
         self.records.invalidate(&(account.clone(), key_id));
+        self.access.invalidate(&(account.clone(), key_id));
         let account = account.clone();
         let dropped = self
             .material
@@ -135,6 +153,7 @@ impl KeyCache {
 
     pub(crate) fn invalidate_all(&self) {
         self.records.invalidate_all();
+        self.access.invalidate_all();
         self.aliases.invalidate_all();
         self.material.invalidate_all();
     }

@@ -1,17 +1,17 @@
 //! The cryptographic operations: GenerateDataKey (with and without plaintext), Encrypt,
 //! Decrypt and GenerateRandom, and the sealing and opening ReEncrypt shares with them.
 
-use std::collections::HashMap;
-
 use keyshard_core::KmsError;
+use keyshard_core::authz::Requester;
 use keyshard_core::blob;
 use keyshard_core::context::EncryptionContext;
-use keyshard_core::id::{KeyRefForms, Scope};
-use keyshard_core::operation::Operation;
+use keyshard_core::id::KeyRefForms;
+use keyshard_core::operation::{Action, Operation};
 use keyshard_crypto::{SecretBytes, key_material_id, open, seal};
 use keyshard_proto::v1;
 
 use crate::Shard;
+use crate::authz::Subject;
 use crate::error::from_crypto;
 use crate::keys::ResolvedKey;
 
@@ -36,7 +36,7 @@ const UNKNOWN_BLOB_KEY: &str = "The ciphertext refers to a customer master key t
 impl Shard {
     pub(crate) async fn generate_data_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::GenerateDataKeyRequest,
     ) -> Result<v1::GenerateDataKeyResponse, KmsError> {
         let op = if req.include_plaintext {
@@ -44,13 +44,20 @@ impl Shard {
         } else {
             Operation::GenerateDataKeyWithoutPlaintext
         };
+        let context = EncryptionContext::new(req.encryption_context.into_iter().collect());
         let key = self
-            .encrypting_key(scope, &req.key_id, op, req.dry_run)
+            .encrypting_key(
+                scope,
+                &req.key_id,
+                op,
+                req.dry_run,
+                &context,
+                &req.grant_tokens,
+            )
             .await?;
 
         let len = usize::try_from(req.number_of_bytes).unwrap_or(usize::MAX);
         let data_key = SecretBytes::random(len).map_err(from_crypto)?;
-        let context = EncryptionContext::new(req.encryption_context.into_iter().collect());
         let ciphertext_blob = self
             .seal_current(&key, &context, data_key.secret_bytes())
             .await?;
@@ -69,13 +76,21 @@ impl Shard {
 
     pub(crate) async fn encrypt(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::EncryptRequest,
     ) -> Result<v1::EncryptResponse, KmsError> {
-        let key = self
-            .encrypting_key(scope, &req.key_id, Operation::Encrypt, req.dry_run)
-            .await?;
         let context = EncryptionContext::new(req.encryption_context.into_iter().collect());
+        let op = Operation::Encrypt;
+        let key = self
+            .encrypting_key(
+                scope,
+                &req.key_id,
+                op,
+                req.dry_run,
+                &context,
+                &req.grant_tokens,
+            )
+            .await?;
         let ciphertext_blob = self.seal_current(&key, &context, &req.plaintext).await?;
         Ok(v1::EncryptResponse {
             ciphertext_blob,
@@ -85,23 +100,25 @@ impl Shard {
 
     pub(crate) async fn decrypt(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::DecryptRequest,
     ) -> Result<v1::DecryptResponse, KmsError> {
-        let named = self.named_key(scope, req.key_id.as_deref()).await?;
+        let op = Operation::Decrypt;
+        let named = self.named_key(scope, req.key_id.as_deref(), op).await?;
+        let context = EncryptionContext::new(req.encryption_context.into_iter().collect());
+        let source = Source {
+            context: &context,
+            grant_tokens: &req.grant_tokens,
+            op,
+        };
         if req.ignore_ciphertext {
-            check_named_key_only(named.as_ref(), "KeyId", Operation::Decrypt)?;
+            self.check_named_key_only(scope, named.as_ref(), "KeyId", source)
+                .await?;
             return Err(KmsError::DryRunOperation);
         }
 
         let opened = self
-            .open_ciphertext(
-                scope,
-                named,
-                &req.ciphertext_blob,
-                req.encryption_context,
-                Operation::Decrypt,
-            )
+            .open_ciphertext(scope, named, &req.ciphertext_blob, source)
             .await?;
         if req.dry_run {
             return Err(KmsError::DryRunOperation);
@@ -113,31 +130,39 @@ impl Shard {
         })
     }
 
-    /// The key an optional `KeyId` member names, in any of the four forms.
+    /// The key an optional `KeyId` member names, in any of the four forms, for `op`: a key of
+    /// another account by its key ARN or alias ARN.
     pub(crate) async fn named_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         key_id: Option<&str>,
+        op: Operation,
     ) -> Result<Option<ResolvedKey>, KmsError> {
-        match key_id {
-            Some(key_id) => Ok(Some(self.resolve(scope, key_id, KeyRefForms::All).await?)),
-            None => Ok(None),
-        }
+        let Some(key_id) = key_id else {
+            return Ok(None);
+        };
+        let cross_account = op.allows_cross_account();
+        let key = self
+            .resolve_across(scope, key_id, KeyRefForms::All, cross_account)
+            .await?;
+        Ok(Some(key))
     }
 
-    /// Opens a blob for `op` (Decrypt, or ReEncrypt's source side). The key its header names
-    /// must be the `named` one if the caller named one (else IncorrectKeyException), must exist
-    /// (else AccessDeniedException, not saying why), and must pass the key-state table and be
-    /// a symmetric encryption key; the version the header names then opens it with `context`
-    /// (AWS KMS API Reference, Decrypt).
+    /// Opens a blob for `source.op` (Decrypt, or ReEncrypt's source side). The key its header
+    /// names must be the `named` one if the caller named one (else IncorrectKeyException), must
+    /// exist (else AccessDeniedException, not saying why), must allow the caller the operation,
+    /// and must pass the key-state table and be a symmetric encryption key; the version the
+    /// header names then opens it with the source's context (AWS KMS API Reference, Decrypt).
+    /// A blob names its key by id alone, so another account's blob opens only when `named`
+    /// names its key.
     pub(crate) async fn open_ciphertext(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         named: Option<ResolvedKey>,
         ciphertext_blob: &[u8],
-        context: HashMap<String, String>,
-        op: Operation,
+        source: Source<'_>,
     ) -> Result<Opened, KmsError> {
+        let op = source.op;
         let parsed = blob::parse(ciphertext_blob)?;
         let key = match named {
             Some(key) if key.record.key_id != parsed.header.key_id => {
@@ -149,6 +174,14 @@ impl Shard {
                 .await?
                 .ok_or_else(|| KmsError::AccessDenied(UNKNOWN_BLOB_KEY.to_owned()))?,
         };
+        self.authorize(
+            scope,
+            &key,
+            op.action(),
+            Subject::Context(source.context),
+            source.grant_tokens,
+        )
+        .await?;
         key.check_state(op)?;
         key.check_encrypt_decrypt(op)?;
 
@@ -157,8 +190,7 @@ impl Shard {
             .backing_key(&key, version)
             .await?
             .ok_or(KmsError::InvalidCiphertext)?;
-        let context = EncryptionContext::new(context.into_iter().collect());
-        let plaintext = open(&backing, &parsed, &context)?;
+        let plaintext = open(&backing, &parsed, source.context)?;
         Ok(Opened {
             key,
             version,
@@ -177,16 +209,28 @@ impl Shard {
         })
     }
 
-    /// The key for an operation that encrypts, after every check; with `dry_run`, the
-    /// DryRunOperation answer once all checks passed (behaviour reference, section 3.7).
+    /// The key for an operation that encrypts (for ReEncrypt, its destination key), after every
+    /// check; with `dry_run`, the DryRunOperation answer once all checks passed (behaviour
+    /// reference, section 3.7).
     pub(crate) async fn encrypting_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         key_id: &str,
         op: Operation,
         dry_run: bool,
+        context: &EncryptionContext,
+        grant_tokens: &[String],
     ) -> Result<ResolvedKey, KmsError> {
-        let key = self.resolve(scope, key_id, KeyRefForms::All).await?;
+        let action = if op == Operation::ReEncrypt {
+            Action::RE_ENCRYPT_TO
+        } else {
+            op.action()
+        };
+        let key = self
+            .resolve_across(scope, key_id, KeyRefForms::All, op.allows_cross_account())
+            .await?;
+        self.authorize(scope, &key, action, Subject::Context(context), grant_tokens)
+            .await?;
         key.check_state(op)?;
         key.check_encrypt_decrypt(op)?;
         if dry_run {
@@ -211,18 +255,34 @@ impl Shard {
     }
 }
 
-/// DryRunModifiers IGNORE_CIPHERTEXT: only the key the `member` names is checked, so it must be
-/// given (AWS KMS API Reference, Decrypt and ReEncrypt: DryRunModifiers).
-pub(crate) fn check_named_key_only(
-    named: Option<&ResolvedKey>,
-    member: &str,
-    op: Operation,
-) -> Result<(), KmsError> {
-    let key = named.ok_or_else(|| {
-        KmsError::Validation(format!(
-            "{member} is required when the ciphertext is ignored."
-        ))
-    })?;
-    key.check_state(op)?;
-    key.check_encrypt_decrypt(op)
+/// The side of a request that opens a ciphertext: its operation, encryption context and grant
+/// tokens.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) context: &'a EncryptionContext,
+    pub(crate) grant_tokens: &'a [String],
+    pub(crate) op: Operation,
+}
+
+impl Shard {
+    /// DryRunModifiers IGNORE_CIPHERTEXT: only the key the `member` names is checked, so it
+    /// must be given (AWS KMS API Reference, Decrypt and ReEncrypt: DryRunModifiers).
+    pub(crate) async fn check_named_key_only(
+        &self,
+        scope: &Requester,
+        named: Option<&ResolvedKey>,
+        member: &str,
+        source: Source<'_>,
+    ) -> Result<(), KmsError> {
+        let key = named.ok_or_else(|| {
+            KmsError::Validation(format!(
+                "{member} is required when the ciphertext is ignored."
+            ))
+        })?;
+        let subject = Subject::Context(source.context);
+        self.authorize(scope, key, source.op.action(), subject, source.grant_tokens)
+            .await?;
+        key.check_state(source.op)?;
+        key.check_encrypt_decrypt(source.op)
+    }
 }

@@ -1,8 +1,9 @@
 //! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant
-//! (behaviour reference, section 5.3). Grants are stored, listed and removed; nothing is allowed
-//! or denied because of one yet, since Keyshard does not authorize callers.
+//! (behaviour reference, section 5.3). What a grant allows is decided in the shard's
+//! authorization, which reads every grant of a key.
 
 use keyshard_core::KmsError;
+use keyshard_core::authz::Requester;
 use keyshard_core::grants::{
     GrantConstraints, GrantId, GrantOperation, GrantParameters, GrantToken, MAX_GRANTS_PER_KEY,
     Principal, grant_not_found, issuing_account, too_many_grants,
@@ -13,6 +14,7 @@ use keyshard_core::operation::Operation;
 use keyshard_proto::v1;
 use keyshard_store::{GrantCreation, GrantFilter, GrantRecord, StoreError};
 
+use crate::authz::Subject;
 use crate::error::from_store;
 use crate::keys::ResolvedKey;
 use crate::{Shard, now_millis};
@@ -34,6 +36,7 @@ pub(crate) struct NewGrant {
     constraints: Option<GrantConstraints>,
     name: Option<String>,
     dry_run: bool,
+    grant_tokens: Vec<String>,
 }
 
 impl TryFrom<v1::CreateGrantRequest> for NewGrant {
@@ -58,6 +61,7 @@ impl TryFrom<v1::CreateGrantRequest> for NewGrant {
             constraints: req.constraints.map(GrantConstraints::from),
             name: req.name,
             dry_run: req.dry_run,
+            grant_tokens: req.grant_tokens,
         })
     }
 }
@@ -65,7 +69,7 @@ impl TryFrom<v1::CreateGrantRequest> for NewGrant {
 impl Shard {
     pub(crate) async fn create_grant(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         new: NewGrant,
     ) -> Result<v1::CreateGrantResponse, KmsError> {
         let grantee = Principal::one_of(
@@ -81,6 +85,10 @@ impl Shard {
         let parameters = GrantParameters::new(grantee, retiring, new.operations, new.constraints)?;
         let key = self
             .resolve(scope, &new.key_id, KeyRefForms::KeyOnly)
+            .await?;
+        let action = Operation::CreateGrant.action();
+        let subject = Subject::NewGrant(&parameters);
+        self.authorize(scope, &key, action, subject, &new.grant_tokens)
             .await?;
         let (key_id, arn) = (key.record.key_id, key.arn.to_string());
         let grant = GrantRecord {
@@ -138,7 +146,7 @@ impl Shard {
 
     pub(crate) async fn list_grants(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ListGrantsRequest,
     ) -> Result<v1::ListGrantsResponse, KmsError> {
         let grantee = Principal::one_of(
@@ -146,10 +154,18 @@ impl Shard {
             req.grantee_service_principal,
             "Grantee",
         )?;
+        let op = Operation::ListGrants;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        key.check_state(Operation::ListGrants)?;
+        key.check_state(op)?;
         let grant_id = req
             .grant_id
             .as_deref()
@@ -202,11 +218,12 @@ impl Shard {
         Ok(page(scope, grants, limit, Listing::RetirableGrants))
     }
 
-    /// RetireGrant, by grant token or by key and grant id. Who may retire a grant is not
-    /// checked: every caller acts as the account that issued it.
+    /// RetireGrant, by grant token or by key and grant id: by the grant's retiring principal,
+    /// its grantee when the grant allows RetireGrant, the issuing account, or whom the key
+    /// policy allows.
     pub(crate) async fn retire_grant(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::RetireGrantRequest,
     ) -> Result<(), KmsError> {
         let (key_id, grant_id) = match (req.grant_token, req.key_id, req.grant_id) {
@@ -224,43 +241,53 @@ impl Shard {
                 ));
             }
         };
-        let key = self.grant_key(scope, key_id, grant_id).await?;
+        let (key, grant) = self.grant_key(scope, key_id, grant_id).await?;
+        self.authorize_retirement(scope, &key, &grant).await?;
         self.remove_grant(scope, &key, grant_id, Operation::RetireGrant, req.dry_run)
             .await
     }
 
     pub(crate) async fn revoke_grant(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::RevokeGrantRequest,
     ) -> Result<(), KmsError> {
+        let op = Operation::RevokeGrant;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
         let grant_id = GrantId::parse_request(&req.grant_id)?;
-        let key = self.grant_key(scope, key.record.key_id, grant_id).await?;
+        let (key, _) = self.grant_key(scope, key.record.key_id, grant_id).await?;
         self.remove_grant(scope, &key, grant_id, Operation::RevokeGrant, req.dry_run)
             .await
     }
 
-    /// The key of a grant the caller's account has on `key_id`; NotFoundException otherwise.
+    /// A grant the caller's account has on `key_id`, and its key; NotFoundException otherwise.
     async fn grant_key(
         &self,
         scope: &Scope,
         key_id: KeyId,
         grant_id: GrantId,
-    ) -> Result<ResolvedKey, KmsError> {
+    ) -> Result<(ResolvedKey, GrantRecord), KmsError> {
         let grant = self
             .store
             .grant(&scope.account, grant_id)
             .await
-            .map_err(from_store)?;
-        if grant.is_none_or(|grant| grant.key_id != key_id) {
-            return Err(grant_not_found(grant_id));
-        }
-        self.key_by_id(scope, key_id)
+            .map_err(from_store)?
+            .filter(|grant| grant.key_id == key_id)
+            .ok_or_else(|| grant_not_found(grant_id))?;
+        let key = self
+            .key_by_id(scope, key_id)
             .await?
-            .ok_or_else(|| grant_not_found(grant_id))
+            .ok_or_else(|| grant_not_found(grant_id))?;
+        Ok((key, grant))
     }
 
     async fn remove_grant(

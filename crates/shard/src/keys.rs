@@ -2,6 +2,8 @@
 //! backing material.
 
 use keyshard_core::KmsError;
+use keyshard_core::authz::Requester;
+use keyshard_core::policy::KeyPolicy;
 use std::sync::Arc;
 
 use keyshard_core::id::{AccountId, AliasName, KeyArn, KeyId, KeyRef, KeyRefForms, Scope};
@@ -27,6 +29,7 @@ pub(crate) struct NewKey {
     pub(crate) key_usage: KeyUsage,
     pub(crate) origin: Origin,
     pub(crate) policy: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: bool,
     pub(crate) tags: Vec<v1::Tag>,
 }
 
@@ -46,6 +49,7 @@ impl TryFrom<v1::CreateKeyRequest> for NewKey {
             key_usage: KeyUsage::parse(&req.key_usage).ok_or_else(|| invalid("key usage"))?,
             origin: Origin::parse(&req.origin).ok_or_else(|| invalid("origin"))?,
             policy: req.policy,
+            bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check,
             tags: req.tags,
         })
     }
@@ -55,6 +59,8 @@ impl TryFrom<v1::CreateKeyRequest> for NewKey {
 pub(crate) struct ResolvedKey {
     pub(crate) record: KeyRecord,
     pub(crate) arn: KeyArn,
+    /// The alias the request named the key by, if it did.
+    pub(crate) via_alias: Option<AliasName>,
 }
 
 impl ResolvedKey {
@@ -89,8 +95,8 @@ impl Shard {
         input: &str,
         forms: KeyRefForms,
     ) -> Result<ResolvedKey, KmsError> {
-        let key_id = match KeyRef::parse(input, scope, forms)? {
-            KeyRef::Key(arn) if arn.account == scope.account => arn.key_id,
+        let (key_id, via_alias) = match KeyRef::parse(input, scope, forms)? {
+            KeyRef::Key(arn) if arn.account == scope.account => (arn.key_id, None),
             KeyRef::Key(arn) => return Err(KmsError::key_not_found(arn)),
             KeyRef::MultiRegion(arn) => return Err(KmsError::key_not_found(arn)),
             KeyRef::Alias(account, name) => {
@@ -106,12 +112,15 @@ impl Shard {
                     };
                     return Err(KmsError::alias_not_found(alias_scope.alias_arn(&name)));
                 };
-                target
+                (target, Some(name))
             }
         };
-        self.key_by_id(scope, key_id)
+        let mut key = self
+            .key_by_id(scope, key_id)
             .await?
-            .ok_or_else(|| KmsError::key_not_found(scope.key_arn(key_id)))
+            .ok_or_else(|| KmsError::key_not_found(scope.key_arn(key_id)))?;
+        key.via_alias = via_alias;
+        Ok(key)
     }
 
     /// The key an alias points to, from the cache or the store.
@@ -153,6 +162,7 @@ impl Shard {
         Ok(record.map(|record| ResolvedKey {
             arn: scope.key_arn(record.key_id),
             record,
+            via_alias: None,
         }))
     }
 
@@ -202,7 +212,7 @@ impl Shard {
 
     pub(crate) async fn create_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         new: NewKey,
     ) -> Result<v1::KeyMetadata, KmsError> {
         let NewKey {
@@ -212,8 +222,10 @@ impl Shard {
             key_usage,
             origin,
             policy,
+            bypass_policy_lockout_safety_check,
             tags,
         } = new;
+        let lockout_check = policy.is_some() && !bypass_policy_lockout_safety_check;
         let policy = create_key_policy(scope, policy)?;
         let tags = create_key_tags(tags)?;
 
@@ -232,6 +244,14 @@ impl Shard {
         };
 
         let arn = scope.key_arn(key_id);
+        if lockout_check {
+            let key = ResolvedKey {
+                record: record.clone(),
+                arn: arn.clone(),
+                via_alias: None,
+            };
+            Self::check_lockout(scope, &key, &KeyPolicy::parse(&policy)?)?;
+        }
         let version = self.new_key_version(&arn, 1, now)?;
 
         let created = self
@@ -241,7 +261,11 @@ impl Shard {
         match created {
             Ok(()) => {
                 tracing::info!(%key_id, account = %scope.account, "key created");
-                Ok(metadata(&ResolvedKey { record, arn }))
+                Ok(metadata(&ResolvedKey {
+                    record,
+                    arn,
+                    via_alias: None,
+                }))
             }
             // The gateway chose the id before routing; a retried call finds its own key.
             Err(StoreError::AlreadyExists) => match self.key_by_id(scope, key_id).await? {
@@ -354,7 +378,7 @@ impl Shard {
     /// every shard drops its cached copy (AWS KMS API Reference, DisableKey).
     pub(crate) async fn set_enabled(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyRequest,
         enabled: bool,
     ) -> Result<(), KmsError> {

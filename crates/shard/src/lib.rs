@@ -3,6 +3,7 @@
 //! every cryptographic operation. Nothing else in Keyshard sees key material in the clear.
 
 mod aliases;
+mod authz;
 mod cache;
 mod credentials;
 mod crypto_ops;

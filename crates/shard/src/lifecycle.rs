@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyshard_core::KmsError;
-use keyshard_core::id::{KeyRefForms, Scope};
+use keyshard_core::authz::Requester;
+use keyshard_core::id::KeyRefForms;
 use keyshard_core::operation::Operation;
 use keyshard_core::rotation::MILLIS_PER_DAY;
 use keyshard_core::spec::KeyState;
@@ -16,6 +17,7 @@ use keyshard_proto::v1;
 use keyshard_store::{KeyRecord, Millis};
 use tokio::time::MissedTickBehavior;
 
+use crate::authz::Subject;
 use crate::error::from_store;
 use crate::keys::ResolvedKey;
 use crate::{Shard, now_millis};
@@ -44,7 +46,7 @@ impl Shard {
     /// AWS KMS API Reference, ScheduleKeyDeletion. The window is one of `PENDING_WINDOW_DAYS`.
     pub(crate) async fn schedule_key_deletion(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ScheduleKeyDeletionRequest,
     ) -> Result<v1::ScheduleKeyDeletionResponse, KmsError> {
         let days = req.pending_window_in_days;
@@ -70,7 +72,7 @@ impl Shard {
     /// AWS KMS API Reference, CancelKeyDeletion: the key comes back disabled.
     pub(crate) async fn cancel_key_deletion(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyRequest,
     ) -> Result<v1::CancelKeyDeletionResponse, KmsError> {
         let key = self
@@ -90,7 +92,7 @@ impl Shard {
 
     pub(crate) async fn update_key_description(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::UpdateKeyDescriptionRequest,
     ) -> Result<(), KmsError> {
         let description = req.description;
@@ -112,13 +114,13 @@ impl Shard {
     /// table applied to its new state. Returns the key as it was before the change.
     pub(crate) async fn change_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         key_id: &str,
         op: Operation,
         decide: impl Fn(&KeyRecord) -> Option<KeyChange>,
     ) -> Result<ResolvedKey, KmsError> {
         let key_id = self
-            .resolve(scope, key_id, KeyRefForms::KeyOnly)
+            .authorized_key(scope, key_id, KeyRefForms::KeyOnly, op, Subject::Plain, &[])
             .await?
             .record
             .key_id;

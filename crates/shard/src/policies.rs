@@ -1,16 +1,18 @@
 //! Key policies: GetKeyPolicy, PutKeyPolicy, ListKeyPolicies, and the policy of CreateKey.
-//! Policies are stored and returned; nothing evaluates them yet.
+//! Policies are stored as given; the shard's authorization evaluates them.
 
 use keyshard_core::KmsError;
+use keyshard_core::authz::Requester;
 use keyshard_core::id::{KeyArn, KeyRefForms, Scope};
 use keyshard_core::operation::Operation;
 use keyshard_core::policy::{
-    DEFAULT_POLICY_NAME, check_key_policy, check_put_policy_name, default_key_policy,
+    DEFAULT_POLICY_NAME, KeyPolicy, check_key_policy, check_put_policy_name, default_key_policy,
 };
 use keyshard_proto::v1;
 use keyshard_store::StoreError;
 
 use crate::Shard;
+use crate::authz::Subject;
 use crate::error::from_store;
 
 /// The policy a CreateKey request gives, checked as PutKeyPolicy checks it, or the default key
@@ -28,13 +30,21 @@ pub(crate) fn create_key_policy(scope: &Scope, policy: Option<String>) -> Result
 impl Shard {
     pub(crate) async fn get_key_policy(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyPolicyRequest,
     ) -> Result<v1::GetKeyPolicyResponse, KmsError> {
+        let op = Operation::GetKeyPolicy;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        key.check_state(Operation::GetKeyPolicy)?;
+        key.check_state(op)?;
         check_policy_exists(&key.arn, &req.policy_name)?;
 
         // Keys created before policies were stored have the default one.
@@ -52,16 +62,27 @@ impl Shard {
 
     pub(crate) async fn put_key_policy(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::PutKeyPolicyRequest,
     ) -> Result<(), KmsError> {
         check_put_policy_name(&req.policy_name)?;
-        check_key_policy(&req.policy)?;
+        let policy = KeyPolicy::parse(&req.policy)?;
+        let op = Operation::PutKeyPolicy;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        key.check_state(Operation::PutKeyPolicy)?;
+        key.check_state(op)?;
         check_policy_exists(&key.arn, &req.policy_name)?;
+        if !req.bypass_policy_lockout_safety_check {
+            Self::check_lockout(scope, &key, &policy)?;
+        }
 
         let key_id = key.record.key_id;
         let stored = self
@@ -80,13 +101,21 @@ impl Shard {
 
     pub(crate) async fn list_key_policies(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ListKeyPoliciesRequest,
     ) -> Result<v1::ListKeyPoliciesResponse, KmsError> {
+        let op = Operation::ListKeyPolicies;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        key.check_state(Operation::ListKeyPolicies)?;
+        key.check_state(op)?;
         Ok(v1::ListKeyPoliciesResponse {
             policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
         })

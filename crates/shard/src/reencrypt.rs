@@ -3,47 +3,60 @@
 //! ReEncrypt).
 
 use keyshard_core::KmsError;
+use keyshard_core::authz::Requester;
 use keyshard_core::context::EncryptionContext;
-use keyshard_core::id::Scope;
 use keyshard_core::operation::Operation;
 use keyshard_crypto::key_material_id;
 use keyshard_proto::v1;
 
 use crate::Shard;
-use crate::crypto_ops::check_named_key_only;
+use crate::crypto_ops::Source;
 
 impl Shard {
-    /// Every check of the source side runs before the destination's: the source key's state
-    /// and usage, the ciphertext and its context, then the destination key's state and usage,
-    /// and only then DryRun.
+    /// Every check of the source side runs before the destination's: the source key's
+    /// authorization (`kms:ReEncryptFrom`), state and usage, the ciphertext and its context,
+    /// then the destination key's authorization (`kms:ReEncryptTo`), state and usage, and only
+    /// then DryRun.
     pub(crate) async fn re_encrypt(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ReEncryptRequest,
     ) -> Result<v1::ReEncryptResponse, KmsError> {
         let op = Operation::ReEncrypt;
-        let named = self.named_key(scope, req.source_key_id.as_deref()).await?;
+        let named = self
+            .named_key(scope, req.source_key_id.as_deref(), op)
+            .await?;
+        let source_context =
+            EncryptionContext::new(req.source_encryption_context.into_iter().collect());
+        let context =
+            EncryptionContext::new(req.destination_encryption_context.into_iter().collect());
+        let tokens = &req.grant_tokens;
+        let source = Source {
+            context: &source_context,
+            grant_tokens: tokens,
+            op,
+        };
         if req.ignore_ciphertext {
-            check_named_key_only(named.as_ref(), "SourceKeyId", op)?;
-            self.encrypting_key(scope, &req.destination_key_id, op, false)
+            self.check_named_key_only(scope, named.as_ref(), "SourceKeyId", source)
+                .await?;
+            self.encrypting_key(scope, &req.destination_key_id, op, false, &context, tokens)
                 .await?;
             return Err(KmsError::DryRunOperation);
         }
 
         let source = self
-            .open_ciphertext(
-                scope,
-                named,
-                &req.ciphertext_blob,
-                req.source_encryption_context,
-                op,
-            )
+            .open_ciphertext(scope, named, &req.ciphertext_blob, source)
             .await?;
         let destination = self
-            .encrypting_key(scope, &req.destination_key_id, op, req.dry_run)
+            .encrypting_key(
+                scope,
+                &req.destination_key_id,
+                op,
+                req.dry_run,
+                &context,
+                tokens,
+            )
             .await?;
-        let context =
-            EncryptionContext::new(req.destination_encryption_context.into_iter().collect());
         let ciphertext_blob = self
             .seal_current(&destination, &context, source.plaintext.secret_bytes())
             .await?;

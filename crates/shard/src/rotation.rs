@@ -9,7 +9,8 @@
 mod automatic;
 
 use keyshard_core::KmsError;
-use keyshard_core::id::{KeyId, KeyRefForms, Scope};
+use keyshard_core::authz::Requester;
+use keyshard_core::id::{KeyId, KeyRefForms};
 use keyshard_core::marker::{self, Listing};
 use keyshard_core::operation::Operation;
 use keyshard_core::rotation::{
@@ -21,6 +22,7 @@ use keyshard_crypto::key_material_id;
 use keyshard_proto::v1;
 use keyshard_store::{RotationTrigger, StoreError};
 
+use crate::authz::Subject;
 use crate::error::from_store;
 use crate::keys::ResolvedKey;
 use crate::{Shard, now_millis};
@@ -54,7 +56,7 @@ impl Shard {
 
     pub(crate) async fn enable_key_rotation(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::EnableKeyRotationRequest,
     ) -> Result<(), KmsError> {
         let period_days = req.rotation_period_in_days;
@@ -78,7 +80,7 @@ impl Shard {
 
     pub(crate) async fn disable_key_rotation(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyRequest,
     ) -> Result<(), KmsError> {
         let key = self
@@ -99,17 +101,25 @@ impl Shard {
 
     pub(crate) async fn key_rotation_status(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyRequest,
     ) -> Result<v1::GetKeyRotationStatusResponse, KmsError> {
+        let op = Operation::GetKeyRotationStatus;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        check_rotation(&key, Operation::GetKeyRotationStatus)?;
+        check_rotation(&key, op)?;
 
         let schedule = self
             .store
-            .rotation_schedule(&scope.account, key.record.key_id)
+            .rotation_schedule(&key.record.account, key.record.key_id)
             .await
             .map_err(from_store)?;
         let reported = RotationSchedule::reported(schedule, key.record.state);
@@ -125,7 +135,7 @@ impl Shard {
     /// progress for GetKeyRotationStatus to report.
     pub(crate) async fn rotate_key_on_demand(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::KeyRequest,
     ) -> Result<v1::RotateKeyOnDemandResponse, KmsError> {
         for _ in 0..ON_DEMAND_ATTEMPTS {
@@ -177,7 +187,7 @@ impl Shard {
 
     pub(crate) async fn list_key_rotations(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ListKeyRotationsRequest,
     ) -> Result<v1::ListKeyRotationsResponse, KmsError> {
         // Which version is current comes from the same moment as the versions listed.
@@ -239,11 +249,13 @@ impl Shard {
     /// table and the rotation rules.
     async fn current_rotation_key(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         input: &str,
         op: Operation,
     ) -> Result<ResolvedKey, KmsError> {
-        let resolved = self.resolve(scope, input, KeyRefForms::KeyOnly).await?;
+        let resolved = self
+            .authorized_key(scope, input, KeyRefForms::KeyOnly, op, Subject::Plain, &[])
+            .await?;
         let record = self
             .store
             .key(&scope.account, resolved.record.key_id)
@@ -254,6 +266,7 @@ impl Shard {
         let key = ResolvedKey {
             record,
             arn: resolved.arn,
+            via_alias: resolved.via_alias,
         };
         check_rotation(&key, op)?;
         Ok(key)

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use keyshard_core::KmsError;
 use keyshard_core::id::KeyRefForms;
+use keyshard_core::operation::Operation;
 use keyshard_proto::v1::shard_server;
 use keyshard_proto::{caller_scope, status_from_error, v1};
 use tonic::{Request, Response, Status};
 
 use crate::Shard;
+use crate::authz::Subject;
 use crate::grants::NewGrant;
 use crate::keys::{NewKey, metadata};
 use crate::lifecycle::PENDING_WINDOW_DAYS;
@@ -85,7 +87,14 @@ impl shard_server::Shard for ShardService {
         let scope = caller_scope(req.caller.as_ref())?;
         let result = self
             .shard
-            .resolve(&scope, &req.key_id, KeyRefForms::All)
+            .authorized_key(
+                &scope,
+                &req.key_id,
+                KeyRefForms::All,
+                Operation::DescribeKey,
+                Subject::Plain,
+                &req.grant_tokens,
+            )
             .await;
         respond(result.map(|key| v1::KeyMetadataResponse {
             key_metadata: Some(metadata(&key)),

@@ -1,7 +1,8 @@
 //! Tags: TagResource, UntagResource, ListResourceTags, and the tags of CreateKey.
 
 use keyshard_core::KmsError;
-use keyshard_core::id::{KeyArn, KeyRefForms, Scope};
+use keyshard_core::authz::Requester;
+use keyshard_core::id::{KeyArn, KeyRefForms};
 use keyshard_core::marker::{self, Listing};
 use keyshard_core::operation::Operation;
 use keyshard_core::spec::KeyState;
@@ -12,6 +13,7 @@ use keyshard_proto::v1;
 use keyshard_store::StoreError;
 
 use crate::Shard;
+use crate::authz::Subject;
 use crate::error::from_store;
 
 /// How many times a tag change reads the key's state again after the key changed state between
@@ -35,7 +37,7 @@ pub(crate) fn create_key_tags(tags: Vec<v1::Tag>) -> Result<Vec<Tag>, KmsError> 
 impl Shard {
     pub(crate) async fn tag_resource(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::TagResourceRequest,
     ) -> Result<(), KmsError> {
         let tags: Vec<Tag> = req.tags.into_iter().map(Tag::from).collect();
@@ -46,7 +48,7 @@ impl Shard {
 
     pub(crate) async fn untag_resource(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::UntagResourceRequest,
     ) -> Result<(), KmsError> {
         check_tag_keys_to_remove(&req.tag_keys)?;
@@ -56,13 +58,21 @@ impl Shard {
 
     pub(crate) async fn list_resource_tags(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         req: v1::ListResourceTagsRequest,
     ) -> Result<v1::ListResourceTagsResponse, KmsError> {
+        let op = Operation::ListResourceTags;
         let key = self
-            .resolve(scope, &req.key_id, KeyRefForms::KeyOnly)
+            .authorized_key(
+                scope,
+                &req.key_id,
+                KeyRefForms::KeyOnly,
+                op,
+                Subject::Plain,
+                &[],
+            )
             .await?;
-        key.check_state(Operation::ListResourceTags)?;
+        key.check_state(op)?;
         let after = match req.marker.as_deref() {
             Some(m) => Some(marker::decode(Listing::Tags, m)?),
             None => None,
@@ -91,7 +101,7 @@ impl Shard {
     /// current state.
     async fn change_tags(
         &self,
-        scope: &Scope,
+        scope: &Requester,
         key_id: &str,
         change: TagChange<'_>,
     ) -> Result<(), KmsError> {
@@ -99,7 +109,9 @@ impl Shard {
             TagChange::Add(_) => Operation::TagResource,
             TagChange::Remove(_) => Operation::UntagResource,
         };
-        let resolved = self.resolve(scope, key_id, KeyRefForms::KeyOnly).await?;
+        let resolved = self
+            .authorized_key(scope, key_id, KeyRefForms::KeyOnly, op, Subject::Plain, &[])
+            .await?;
         let (account, key_id) = (&scope.account, resolved.record.key_id);
 
         let store = &self.store;

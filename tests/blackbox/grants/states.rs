@@ -219,7 +219,6 @@ async fn grant_tokens_from_create_grant_are_accepted_by_other_operations() {
         .key_id(&key_id)
         .plaintext(crate::support::blob("granted"))
         .grant_tokens(token)
-        .grant_tokens("any well-formed token")
         .send()
         .await
         .expect("Encrypt with grant tokens");
@@ -250,6 +249,17 @@ async fn grant_tokens_from_create_grant_are_accepted_by_other_operations() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.get("KeyId"), Some(&Value::String(key_arn(&key_id))));
+    // A token Keyshard did not issue is refused.
+    let (status, body) = ks
+        .raw(
+            "GenerateDataKey",
+            &json!({"KeyId": key_id, "KeySpec": "AES_256", "GrantTokens": ["not a grant token"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body.get("__type").and_then(Value::as_str)),
+        (400, Some("InvalidGrantTokenException"))
+    );
 
     ks.finish();
 }

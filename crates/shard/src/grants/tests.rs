@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keyshard_core::authz::Requester;
+use keyshard_core::authz::{Caller, Requester};
 use keyshard_core::spec::KeyState;
 use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
 use keyshard_proto::v1::shard_server::Shard as _;
@@ -17,7 +17,7 @@ use crate::service::ShardService;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/app";
 
-async fn shard() -> (Arc<Shard>, Arc<SqliteStore>, Scope, TempDir) {
+async fn shard() -> (Arc<Shard>, Arc<SqliteStore>, Requester, TempDir) {
     let dir = tempfile::tempdir().expect("the temp directory is writable");
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("keyshard.db"))
@@ -31,14 +31,17 @@ async fn shard() -> (Arc<Shard>, Arc<SqliteStore>, Scope, TempDir) {
         RootKeyRing::new(root_key, Vec::new()),
         CacheConfig::default(),
     );
-    let scope = Scope {
-        account: "111122223333".parse().expect("12 digits"),
-        region: "us-east-1".parse().expect("a region"),
+    let scope = Requester {
+        scope: Scope {
+            account: "111122223333".parse().expect("12 digits"),
+            region: "us-east-1".parse().expect("a region"),
+        },
+        caller: Caller::account_root("111122223333".parse().expect("12 digits")),
     };
     (Arc::new(shard), store, scope, dir)
 }
 
-async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
+async fn create_key(shard: &Shard, scope: &Requester) -> KeyId {
     let key_id = KeyId::generate();
     let request = v1::CreateKeyRequest {
         caller: Some(v1::Caller::from(scope)),
@@ -56,7 +59,7 @@ async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
     key_id
 }
 
-fn create_request(scope: &Scope, key_id: KeyId, grant_id: GrantId) -> v1::CreateGrantRequest {
+fn create_request(scope: &Requester, key_id: KeyId, grant_id: GrantId) -> v1::CreateGrantRequest {
     v1::CreateGrantRequest {
         caller: Some(v1::Caller::from(scope)),
         key_id: key_id.to_string(),
@@ -86,7 +89,7 @@ fn caller_scope(request: &v1::CreateGrantRequest) -> Requester {
     keyshard_proto::caller_scope(request.caller.as_ref()).expect("a caller")
 }
 
-async fn grant_ids(shard: &Shard, scope: &Scope, key_id: KeyId) -> Vec<String> {
+async fn grant_ids(shard: &Shard, scope: &Requester, key_id: KeyId) -> Vec<String> {
     let request = v1::ListGrantsRequest {
         caller: Some(v1::Caller::from(scope)),
         key_id: key_id.to_string(),

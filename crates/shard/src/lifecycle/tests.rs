@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use keyshard_core::id::KeyId;
+use keyshard_core::authz::{Caller, Requester};
+use keyshard_core::id::{KeyId, Scope};
 use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
 use keyshard_proto::v1::shard_server::Shard as _;
 use keyshard_store::SqliteStore;
@@ -17,7 +18,7 @@ use crate::CacheConfig;
 use crate::keys::NewKey;
 use crate::service::ShardService;
 
-async fn shard() -> (Arc<Shard>, Scope, TempDir) {
+async fn shard() -> (Arc<Shard>, Requester, TempDir) {
     let dir = tempfile::tempdir().expect("the temp directory is writable");
     let store = SqliteStore::open(&dir.path().join("keyshard.db"))
         .await
@@ -29,18 +30,21 @@ async fn shard() -> (Arc<Shard>, Scope, TempDir) {
         RootKeyRing::new(root_key, Vec::new()),
         CacheConfig::default(),
     );
-    let scope = Scope {
-        account: "111122223333".parse().expect("12 digits"),
-        region: "us-east-1".parse().expect("a region"),
+    let scope = Requester {
+        scope: Scope {
+            account: "111122223333".parse().expect("12 digits"),
+            region: "us-east-1".parse().expect("a region"),
+        },
+        caller: Caller::account_root("111122223333".parse().expect("12 digits")),
     };
     (Arc::new(shard), scope, dir)
 }
 
-fn caller(scope: &Scope) -> Option<v1::Caller> {
+fn caller(scope: &Requester) -> Option<v1::Caller> {
     Some(v1::Caller::from(scope))
 }
 
-async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
+async fn create_key(shard: &Shard, scope: &Requester) -> KeyId {
     let key_id = KeyId::generate();
     let request = v1::CreateKeyRequest {
         caller: caller(scope),
@@ -58,7 +62,7 @@ async fn create_key(shard: &Shard, scope: &Scope) -> KeyId {
     key_id
 }
 
-async fn encrypt(shard: &Shard, scope: &Scope, key_id: KeyId) -> Vec<u8> {
+async fn encrypt(shard: &Shard, scope: &Requester, key_id: KeyId) -> Vec<u8> {
     let request = v1::EncryptRequest {
         caller: caller(scope),
         key_id: key_id.to_string(),
@@ -74,7 +78,7 @@ async fn encrypt(shard: &Shard, scope: &Scope, key_id: KeyId) -> Vec<u8> {
         .ciphertext_blob
 }
 
-async fn schedule(shard: &Shard, scope: &Scope, key_id: KeyId, days: u32) -> Millis {
+async fn schedule(shard: &Shard, scope: &Requester, key_id: KeyId, days: u32) -> Millis {
     let request = v1::ScheduleKeyDeletionRequest {
         caller: caller(scope),
         key_id: key_id.to_string(),
@@ -87,7 +91,7 @@ async fn schedule(shard: &Shard, scope: &Scope, key_id: KeyId, days: u32) -> Mil
         .deletion_date_millis
 }
 
-async fn record(shard: &Shard, scope: &Scope, key_id: KeyId) -> Option<KeyRecord> {
+async fn record(shard: &Shard, scope: &Requester, key_id: KeyId) -> Option<KeyRecord> {
     shard
         .key_by_id(scope, key_id)
         .await

@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use keyshard_core::authz::{Caller, Requester};
 use keyshard_core::id::{KeyId, Scope};
 use keyshard_core::rotation::{RotationType, period_millis};
 use keyshard_crypto::{RootKey, RootKeyRing, SecretBytes};
@@ -18,10 +19,13 @@ use crate::keys::NewKey;
 /// When the keys of these tests have rotation enabled.
 const ENABLED_AT: Millis = 1_700_000_000_000;
 
-fn scope() -> Scope {
-    Scope {
-        account: "111122223333".parse().unwrap(),
-        region: "us-east-1".parse().unwrap(),
+fn scope() -> Requester {
+    Requester {
+        scope: Scope {
+            account: "111122223333".parse().expect("12 digits"),
+            region: "us-east-1".parse().expect("a region"),
+        },
+        caller: Caller::account_root("111122223333".parse().expect("12 digits")),
     }
 }
 
@@ -65,7 +69,7 @@ async fn key_with_rotation(shard: &Shard, store: &SqliteStore) -> KeyId {
     let new = NewKey::try_from(request).expect("a well-formed CreateKey request");
     shard.create_key(&scope(), new).await.unwrap();
     store
-        .enable_key_rotation(&scope().account, key_id, 90, ENABLED_AT)
+        .enable_key_rotation(&scope().scope.account, key_id, 90, ENABLED_AT)
         .await
         .unwrap();
     key_id
@@ -73,7 +77,7 @@ async fn key_with_rotation(shard: &Shard, store: &SqliteStore) -> KeyId {
 
 async fn versions(store: &SqliteStore, key_id: KeyId) -> Vec<KeyRotation> {
     store
-        .list_key_rotations(&scope().account, key_id, None, true, 100)
+        .list_key_rotations(&scope().scope.account, key_id, None, true, 100)
         .await
         .unwrap()
 }
@@ -87,7 +91,7 @@ async fn a_due_key_gets_a_new_current_version_that_unwraps_and_is_due_again_a_pe
     let (store, _dir) = open_store().await;
     let shard = shard_on(&store);
     let key_id = key_with_rotation(&shard, &store).await;
-    let region = scope().region;
+    let region = scope().scope.region;
     let due = ENABLED_AT + period_millis(90);
 
     assert_eq!(
@@ -130,7 +134,7 @@ async fn a_disabled_key_waits_and_rotates_once_it_is_enabled_again() {
     let (store, _dir) = open_store().await;
     let shard = shard_on(&store);
     let key_id = key_with_rotation(&shard, &store).await;
-    let (account, region) = (scope().account, scope().region);
+    let (account, region) = (scope().scope.account, scope().scope.region);
     let late = ENABLED_AT + period_millis(400);
 
     store
@@ -168,7 +172,7 @@ async fn shards_passing_at_once_rotate_each_due_key_once() {
     for _ in 0..5 {
         keys.push(key_with_rotation(&shards[0], &store).await);
     }
-    let region = scope().region;
+    let region = scope().scope.region;
     let due = ENABLED_AT + period_millis(90);
 
     let passes = tokio::join!(
@@ -246,7 +250,7 @@ async fn the_task_stops_once_its_shard_is_dropped() {
     // Paused only now: the store's pool measures its timeouts on tokio's clock.
     tokio::time::pause();
     let shard = Arc::new(shard_on(&store));
-    let task = shard.spawn_automatic_rotation(scope().region, Duration::from_secs(60));
+    let task = shard.spawn_automatic_rotation(scope().scope.region, Duration::from_secs(60));
     drop(shard);
 
     let ended = tokio::time::timeout(Duration::from_secs(3600), task).await;
