@@ -212,21 +212,7 @@ impl Keyshard {
 
     /// Sends a hand-built request over a fresh TCP connection.
     pub(crate) async fn send_raw(&self, request: RawRequest) -> RawResponse {
-        lock(&self.observed).plaintext_in(&request.body);
-        let address = self.address.clone();
-        let what = format!("raw {}", request.describe());
-        let response = tokio::task::spawn_blocking(move || exchange(&address, &request))
-            .await
-            .expect("the raw HTTP exchange does not panic")
-            .unwrap_or_else(|err| panic!("{what} got no complete response: {err}"));
-        let mut observed = lock(&self.observed);
-        observed.plaintext_in(&response.body);
-        observed.responses.push(Seen {
-            request: what,
-            status: response.status,
-            has_request_id: response.header("x-amzn-requestid").is_some(),
-        });
-        response
+        send_recorded(&self.address, &self.observed, request).await
     }
 
     /// Stops Keyshard and fails on any unexpected WARN or ERROR line, any panic, any 5xx
@@ -315,7 +301,16 @@ pub(crate) fn sdk_client_with(
     observed: &Arc<Mutex<Observed>>,
     credentials: Credentials,
 ) -> Client {
-    let config = aws_sdk_kms::Config::builder()
+    Client::from_conf(sdk_config_with(address, observed, credentials).build())
+}
+
+/// The configuration of [`sdk_client_with`], for a test to change before building a client.
+pub(crate) fn sdk_config_with(
+    address: &str,
+    observed: &Arc<Mutex<Observed>>,
+    credentials: Credentials,
+) -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(credentials)
@@ -330,8 +325,30 @@ pub(crate) fn sdk_client_with(
         .interceptor(Recorder {
             observed: Arc::clone(observed),
         })
-        .build();
-    Client::from_conf(config)
+}
+
+/// Sends a hand-built request to `address` over a fresh TCP connection, recording its answer
+/// and the plaintexts it carries into `observed`.
+pub(crate) async fn send_recorded(
+    address: &str,
+    observed: &Mutex<Observed>,
+    request: RawRequest,
+) -> RawResponse {
+    lock(observed).plaintext_in(&request.body);
+    let address = address.to_owned();
+    let what = format!("raw {}", request.describe());
+    let response = tokio::task::spawn_blocking(move || exchange(&address, &request))
+        .await
+        .expect("the raw HTTP exchange does not panic")
+        .unwrap_or_else(|err| panic!("{what} got no complete response: {err}"));
+    let mut observed = lock(observed);
+    observed.plaintext_in(&response.body);
+    observed.responses.push(Seen {
+        request: what,
+        status: response.status,
+        has_request_id: response.header("x-amzn-requestid").is_some(),
+    });
+    response
 }
 
 pub(crate) fn collect_log(

@@ -24,3 +24,4 @@ mod restart;
 mod rotation;
 mod support;
 mod tags;
+mod tenancy;

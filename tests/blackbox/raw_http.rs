@@ -4,7 +4,11 @@
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::time::SystemTime;
 
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
 use serde_json::Value;
 
 use crate::harness::{ACCESS_KEY_ID, IO_TIMEOUT, REGION};
@@ -50,6 +54,46 @@ impl RawRequest {
         let mut request = self.without(name);
         request.headers.push((name.to_owned(), value.to_owned()));
         request
+    }
+
+    /// Signs the request as the AWS SDK signs it, with `credentials` at `time`, for sending to
+    /// `address` (whose `Host` header [`exchange`] writes): sets `X-Amz-Date` and
+    /// `Authorization`, and `X-Amz-Security-Token` for temporary credentials.
+    pub(crate) fn signed(self, address: &str, credentials: &Credentials, time: SystemTime) -> Self {
+        let request = self.without("Authorization").without("X-Amz-Date");
+        let identity = credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("kms")
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("every signing parameter is set")
+            .into();
+        let headers = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain([("host", address)]);
+        let signable = SignableRequest::new(
+            "POST",
+            format!("http://{address}/"),
+            headers,
+            SignableBody::Bytes(&request.body),
+        )
+        .expect("the gateway's address makes a valid URI");
+        let (instructions, _signature) = sign(signable, &params)
+            .expect("a request with credentials can be signed")
+            .into_parts();
+        let (added, _query) = instructions.into_parts();
+        let added: Vec<(String, String)> = added
+            .iter()
+            .map(|header| (header.name().to_owned(), header.value().to_owned()))
+            .collect();
+        added
+            .iter()
+            .fold(request, |request, (name, value)| request.with(name, value))
     }
 
     pub(crate) fn describe(&self) -> String {

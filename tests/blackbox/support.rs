@@ -16,12 +16,22 @@ use crate::raw_http::RawResponse;
 
 /// The full ARN of a key in the test account and region.
 pub(crate) fn key_arn(key_id: &str) -> String {
-    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}")
+    key_arn_in(ACCOUNT, key_id)
+}
+
+/// The full ARN of a key in `account` and the test region.
+pub(crate) fn key_arn_in(account: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:key/{key_id}")
 }
 
 /// The full ARN of an alias (`alias/...`) in the test account and region.
 pub(crate) fn alias_arn(alias_name: &str) -> String {
-    format!("arn:aws:kms:{REGION}:{ACCOUNT}:{alias_name}")
+    alias_arn_in(ACCOUNT, alias_name)
+}
+
+/// The full ARN of an alias (`alias/...`) in `account` and the test region.
+pub(crate) fn alias_arn_in(account: &str, alias_name: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:{alias_name}")
 }
 
 pub(crate) fn blob(bytes: impl Into<Vec<u8>>) -> Blob {

@@ -9,7 +9,7 @@ use crate::harness::Keyshard;
 use crate::raw_http::RawRequest;
 use crate::support::{Failure, alias_arn, create_key, failure, key_arn};
 
-fn tag(key: &str, value: &str) -> Tag {
+pub(crate) fn tag(key: &str, value: &str) -> Tag {
     Tag::builder()
         .tag_key(key)
         .tag_value(value)

@@ -19,8 +19,9 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
     ACCOUNT, MIN_SECRET_LEN, Observed, START_TIMEOUT, collect_log, leaked_form, listen_address,
-    lock, sdk_client_with,
+    lock, sdk_client_with, sdk_config_with, send_recorded,
 };
+use crate::raw_http::{RawRequest, RawResponse};
 
 const DATABASE_URL_VAR: &str = "KEYSHARD_TEST_DATABASE_URL";
 const POSTGRES_CTL_VAR: &str = "KEYSHARD_TEST_POSTGRES_CTL";
@@ -272,6 +273,21 @@ impl Cluster {
     /// A client of one gateway signing with `credentials`.
     pub(crate) fn client_as(&self, gateway: usize, credentials: Credentials) -> Client {
         sdk_client_with(&self.gateways[gateway].address, &self.observed, credentials)
+    }
+
+    /// The configuration of [`Cluster::client_as`], for a test to change before building a
+    /// client.
+    pub(crate) fn config_as(
+        &self,
+        gateway: usize,
+        credentials: Credentials,
+    ) -> aws_sdk_kms::config::Builder {
+        sdk_config_with(&self.gateways[gateway].address, &self.observed, credentials)
+    }
+
+    /// Sends a hand-built request to one gateway over a fresh TCP connection.
+    pub(crate) async fn send_raw(&self, gateway: usize, request: RawRequest) -> RawResponse {
+        send_recorded(&self.gateways[gateway].address, &self.observed, request).await
     }
 
     /// Issues an access key with `keyshard accounts create-access-key` (temporary credentials
