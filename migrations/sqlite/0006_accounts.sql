@@ -31,3 +31,6 @@ CREATE TABLE access_keys (
 -- Listing an account's access keys; finding secrets still wrapped under an old root key.
 CREATE INDEX access_keys_by_account ON access_keys (account, access_key_id);
 CREATE INDEX access_keys_by_root_key ON access_keys (root_key_id, access_key_id);
+
+-- Decrypt without a KeyId finds the account of the key a ciphertext names by its id alone.
+CREATE INDEX keys_by_key_id ON keys (key_id);

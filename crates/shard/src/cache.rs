@@ -2,7 +2,9 @@
 //! and age (DESIGN.md, "Routing, caching, consistency").
 //!
 //! Entries older than the TTL are treated as absent even when the change that made them stale
-//! was never announced. Unwrapped keys are held as `Arc<BackingKey>`; the key bytes are wiped
+//! was never announced. A copy read from the store while an invalidation ran is not kept: each
+//! fill carries the [`Ticket`] taken before its read, and a fill whose ticket an invalidation
+//! outdated removes what it inserted. Unwrapped keys are held as `Arc<BackingKey>`; the key bytes are wiped
 //! when the last holder drops them, which eviction does.
 
 use std::sync::Arc;
@@ -43,6 +45,10 @@ struct Entry<T> {
 
 type VersionKey = (AccountId, KeyId, u32);
 
+/// Taken before reading what a fill will insert: the invalidation count at that moment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket(u64);
+
 /// The caches and their hit counters.
 pub(crate) struct KeyCache {
     ttl: Duration,
@@ -53,6 +59,8 @@ pub(crate) struct KeyCache {
     material: Cache<VersionKey, Entry<Arc<BackingKey>>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Invalidations so far; see [`Ticket`].
+    invalidations: AtomicU64,
 }
 
 impl KeyCache {
@@ -80,6 +88,7 @@ impl KeyCache {
                 .build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
         }
     }
 
@@ -87,29 +96,68 @@ impl KeyCache {
         self.fresh(self.records.get(&(account.clone(), key_id)))
     }
 
-    pub(crate) fn put_record(&self, record: &KeyRecord) {
-        self.records.insert(
-            (record.account.clone(), record.key_id),
-            self.entry(record.clone()),
-        );
+    /// A ticket to take before reading from the store what will be put.
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.invalidations.load(Ordering::SeqCst))
+    }
+
+    /// Whether an invalidation ran since `ticket` was taken.
+    fn outdated(&self, ticket: Ticket) -> bool {
+        self.invalidations.load(Ordering::SeqCst) != ticket.0
+    }
+
+    /// Inserts `value` unless an invalidation ran since `ticket`; if one ran while it was
+    /// being inserted, takes it out again.
+    fn fill<K, V>(&self, cache: &Cache<K, Entry<V>>, ticket: Ticket, key: K, value: V)
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if self.outdated(ticket) {
+            return;
+        }
+        cache.insert(key.clone(), self.entry(value));
+        if self.outdated(ticket) {
+            cache.invalidate(&key);
+        }
+    }
+
+    pub(crate) fn put_record(&self, ticket: Ticket, record: &KeyRecord) {
+        let key = (record.account.clone(), record.key_id);
+        self.fill(&self.records, ticket, key, record.clone());
     }
 
     pub(crate) fn access(&self, account: &AccountId, key_id: KeyId) -> Option<Arc<KeyAccess>> {
         self.fresh(self.access.get(&(account.clone(), key_id)))
     }
 
-    pub(crate) fn put_access(&self, account: &AccountId, key_id: KeyId, access: Arc<KeyAccess>) {
-        self.access
-            .insert((account.clone(), key_id), self.entry(access));
+    pub(crate) fn put_access(
+        &self,
+        ticket: Ticket,
+        account: &AccountId,
+        key_id: KeyId,
+        access: Arc<KeyAccess>,
+    ) {
+        self.fill(&self.access, ticket, (account.clone(), key_id), access);
     }
 
     pub(crate) fn alias(&self, account: &AccountId, name: &AliasName) -> Option<KeyId> {
         self.fresh(self.aliases.get(&(account.clone(), name.clone())))
     }
 
-    pub(crate) fn put_alias(&self, account: &AccountId, name: &AliasName, target: KeyId) {
-        self.aliases
-            .insert((account.clone(), name.clone()), self.entry(target));
+    pub(crate) fn put_alias(
+        &self,
+        ticket: Ticket,
+        account: &AccountId,
+        name: &AliasName,
+        target: KeyId,
+    ) {
+        self.fill(
+            &self.aliases,
+            ticket,
+            (account.clone(), name.clone()),
+            target,
+        );
     }
 
     pub(crate) fn material(
@@ -123,17 +171,23 @@ impl KeyCache {
 
     pub(crate) fn put_material(
         &self,
+        ticket: Ticket,
         account: &AccountId,
         key_id: KeyId,
         version: u32,
         key: Arc<BackingKey>,
     ) {
-        self.material
-            .insert((account.clone(), key_id, version), self.entry(key));
+        self.fill(
+            &self.material,
+            ticket,
+            (account.clone(), key_id, version),
+            key,
+        );
     }
 
     /// Drops everything cached for one key.
     pub(crate) fn invalidate_key(&self, account: &AccountId, key_id: KeyId) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.records.invalidate(&(account.clone(), key_id));
         self.access.invalidate(&(account.clone(), key_id));
         let account = account.clone();
@@ -148,10 +202,12 @@ impl KeyCache {
     }
 
     pub(crate) fn invalidate_alias(&self, account: &AccountId, name: &AliasName) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.aliases.invalidate(&(account.clone(), name.clone()));
     }
 
     pub(crate) fn invalidate_all(&self) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.records.invalidate_all();
         self.access.invalidate_all();
         self.aliases.invalidate_all();
@@ -223,7 +279,7 @@ mod tests {
     async fn an_entry_is_served_until_its_ttl_runs_out() {
         let cache = cache(60);
         let key_id = KeyId::generate();
-        cache.put_record(&record(key_id));
+        cache.put_record(cache.ticket(), &record(key_id));
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(cache.record(&account(), key_id), Some(record(key_id)));
         tokio::time::advance(Duration::from_secs(1)).await;
@@ -235,9 +291,10 @@ mod tests {
     async fn invalidating_a_key_drops_its_record_and_every_version() {
         let cache = cache(60);
         let (key_id, other) = (KeyId::generate(), KeyId::generate());
-        cache.put_record(&record(key_id));
+        cache.put_record(cache.ticket(), &record(key_id));
         for version in [1, 2] {
             cache.put_material(
+                cache.ticket(),
                 &account(),
                 key_id,
                 version,
@@ -245,6 +302,7 @@ mod tests {
             );
         }
         cache.put_material(
+            cache.ticket(),
             &account(),
             other,
             1,
@@ -258,6 +316,18 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_fill_read_before_an_invalidation_is_not_kept() {
+        let cache = cache(60);
+        let (key_id, other) = (KeyId::generate(), KeyId::generate());
+        let ticket = cache.ticket();
+        cache.invalidate_key(&account(), other);
+        cache.put_record(ticket, &record(key_id));
+        assert_eq!(cache.record(&account(), key_id), None);
+        cache.put_record(cache.ticket(), &record(key_id));
+        assert_eq!(cache.record(&account(), key_id), Some(record(key_id)));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn aliases_are_dropped_one_by_one_or_all_at_once() {
         let cache = cache(60);
         let (a, b) = (
@@ -265,8 +335,8 @@ mod tests {
             AliasName::parse("alias/b").unwrap(),
         );
         let key_id = KeyId::generate();
-        cache.put_alias(&account(), &a, key_id);
-        cache.put_alias(&account(), &b, key_id);
+        cache.put_alias(cache.ticket(), &account(), &a, key_id);
+        cache.put_alias(cache.ticket(), &account(), &b, key_id);
         cache.invalidate_alias(&account(), &a);
         assert_eq!(cache.alias(&account(), &a), None);
         assert_eq!(cache.alias(&account(), &b), Some(key_id));

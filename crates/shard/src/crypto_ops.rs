@@ -5,14 +5,14 @@ use keyshard_core::KmsError;
 use keyshard_core::authz::Requester;
 use keyshard_core::blob;
 use keyshard_core::context::EncryptionContext;
-use keyshard_core::id::KeyRefForms;
+use keyshard_core::id::{KeyId, KeyRefForms, Scope};
 use keyshard_core::operation::{Action, Operation};
 use keyshard_crypto::{SecretBytes, key_material_id, open, seal};
 use keyshard_proto::v1;
 
 use crate::Shard;
 use crate::authz::Subject;
-use crate::error::from_crypto;
+use crate::error::{from_crypto, from_store};
 use crate::keys::ResolvedKey;
 
 /// A ciphertext blob opened for Decrypt or ReEncrypt: the key and backing version that sealed
@@ -153,8 +153,6 @@ impl Shard {
     /// exist (else AccessDeniedException, not saying why), must allow the caller the operation,
     /// and must pass the key-state table and be a symmetric encryption key; the version the
     /// header names then opens it with the source's context (AWS KMS API Reference, Decrypt).
-    /// A blob names its key by id alone, so another account's blob opens only when `named`
-    /// names its key.
     pub(crate) async fn open_ciphertext(
         &self,
         scope: &Requester,
@@ -170,7 +168,7 @@ impl Shard {
             }
             Some(key) => key,
             None => self
-                .key_by_id(scope, parsed.header.key_id)
+                .blob_key(scope, parsed.header.key_id)
                 .await?
                 .ok_or_else(|| KmsError::AccessDenied(UNKNOWN_BLOB_KEY.to_owned()))?,
         };
@@ -196,6 +194,29 @@ impl Shard {
             version,
             plaintext,
         })
+    }
+
+    /// The key a ciphertext names by id: the caller's, or, since key ids are unique across
+    /// accounts, another account's, which its policy may open to the caller.
+    async fn blob_key(
+        &self,
+        scope: &Requester,
+        key_id: KeyId,
+    ) -> Result<Option<ResolvedKey>, KmsError> {
+        if let Some(key) = self.key_by_id(scope, key_id).await? {
+            return Ok(Some(key));
+        }
+        let owner = self.store.key_owner(key_id).await.map_err(from_store)?;
+        match owner {
+            Some(account) if account != scope.account => {
+                let owner_scope = Scope {
+                    account,
+                    region: scope.region.clone(),
+                };
+                self.key_by_id(&owner_scope, key_id).await
+            }
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn generate_random(

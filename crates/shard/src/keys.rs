@@ -132,9 +132,11 @@ impl Shard {
         if let Some(target) = self.cache.alias(account, name) {
             return Ok(Some(target));
         }
+        let ticket = self.cache.ticket();
         let alias = self.store.alias(account, name).await.map_err(from_store)?;
         Ok(alias.map(|alias| {
-            self.cache.put_alias(account, name, alias.target_key_id);
+            self.cache
+                .put_alias(ticket, account, name, alias.target_key_id);
             alias.target_key_id
         }))
     }
@@ -148,13 +150,14 @@ impl Shard {
         let record = match self.cache.record(&scope.account, key_id) {
             Some(record) => Some(record),
             None => {
+                let ticket = self.cache.ticket();
                 let record = self
                     .store
                     .key(&scope.account, key_id)
                     .await
                     .map_err(from_store)?;
                 if let Some(record) = &record {
-                    self.cache.put_record(record);
+                    self.cache.put_record(ticket, record);
                 }
                 record
             }
@@ -177,6 +180,7 @@ impl Shard {
         if let Some(material) = self.cache.material(account, key_id, version) {
             return Ok(Some(material));
         }
+        let ticket = self.cache.ticket();
         let stored = self
             .store
             .key_version(account, key_id, version)
@@ -206,7 +210,7 @@ impl Shard {
                 .map_err(from_crypto)?,
         );
         self.cache
-            .put_material(account, key_id, version, Arc::clone(&material));
+            .put_material(ticket, account, key_id, version, Arc::clone(&material));
         Ok(Some(material))
     }
 

@@ -256,13 +256,14 @@ impl Shard {
         let resolved = self
             .authorized_key(scope, input, KeyRefForms::KeyOnly, op, Subject::Plain, &[])
             .await?;
+        let ticket = self.cache.ticket();
         let record = self
             .store
             .key(&scope.account, resolved.record.key_id)
             .await
             .map_err(from_store)?
             .ok_or_else(|| KmsError::key_not_found(&resolved.arn))?;
-        self.cache.put_record(&record);
+        self.cache.put_record(ticket, &record);
         let key = ResolvedKey {
             record,
             arn: resolved.arn,

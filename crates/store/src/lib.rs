@@ -416,6 +416,10 @@ pub trait Store: Send + Sync + 'static {
         grant_id: GrantId,
     ) -> Result<bool, StoreError>;
 
+    /// The account that holds the key with this id, in whichever account: key ids are unique
+    /// across accounts, and a ciphertext names its key by id alone.
+    async fn key_owner(&self, key_id: KeyId) -> Result<Option<AccountId>, StoreError>;
+
     // Accounts, their quota overrides and access keys: administrative writes, read when a
     // gateway checks a signature. Not announced; gateways hold what they read for a bounded
     // time.

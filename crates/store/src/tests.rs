@@ -100,6 +100,7 @@ macro_rules! conformance {
                 accounts::an_account_is_created_once_and_reads_back_with_its_quotas,
                 accounts::an_access_key_reads_back_with_every_field_and_belongs_to_one_account,
                 accounts::access_key_secrets_are_rewrapped_once_and_walked_in_id_order,
+                accounts::a_key_id_names_its_owner_account,
             );
         }
     };

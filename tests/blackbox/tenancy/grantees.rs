@@ -104,12 +104,16 @@ async fn a_grant_with_an_encryption_context_constraint_allows_only_that_context(
         Some(b"granted plaintext".to_vec())
     );
 
+    // In a grant constraint the keys are not case sensitive, the values are (AWS KMS API
+    // Reference, GrantConstraints).
+    let recased = encrypt_with(&bob, &arn, &[("PURPOSE", "test")], &[]).await;
+    assert_eq!(recased.map(|_| ()), Ok(()));
     // EncryptionContextEquals: exactly these pairs, no fewer and no more.
     let other_contexts: [&[(&str, &str)]; 4] = [
         &[("purpose", "other")],
         &[],
         &[("purpose", "test"), ("extra", "pair")],
-        &[("Purpose", "test")],
+        &[("purpose", "Test")],
     ];
     for pairs in other_contexts {
         for tokens in [&[][..], &[token][..]] {

@@ -2,7 +2,7 @@
 //! statements of the administrative writes, which run inside [`SqlCore::write`]'s transaction.
 //! None of them is announced: gateways hold credentials for a bounded time instead.
 
-use keyshard_core::id::AccountId;
+use keyshard_core::id::{AccountId, KeyId};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::write::Abort;
@@ -106,6 +106,16 @@ where
             created_at: row.try_get("created_at")?,
             quotas,
         }))
+    }
+
+    pub(crate) async fn key_owner(&self, key_id: KeyId) -> Result<Option<AccountId>, StoreError> {
+        self.feed.count_statement();
+        let row = sqlx::query("SELECT account FROM keys WHERE key_id = $1")
+            .bind(key_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Self::decode_text(&row, "account", |text| text.parse().ok()))
+            .transpose()
     }
 
     pub(crate) async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {

@@ -538,6 +538,11 @@ where
         self.core().write(&Write::Grant(write)).await
     }
 
+    #[tracing::instrument(skip_all, name = "store.key_owner", fields(db.system.name = T::SYSTEM, %key_id))]
+    async fn key_owner(&self, key_id: KeyId) -> Result<Option<AccountId>, StoreError> {
+        self.core().key_owner(key_id).await
+    }
+
     #[tracing::instrument(skip_all, name = "store.create_account", fields(db.system.name = T::SYSTEM, %account))]
     async fn create_account(&self, account: &AccountId, now: Millis) -> Result<bool, StoreError> {
         let write = AccountWrite::Create { account, now };

@@ -200,3 +200,12 @@ pub(super) async fn access_key_secrets_are_rewrapped_once_and_walked_in_id_order
     let ids: Vec<_> = left.iter().map(|k| k.access_key_id.as_str()).collect();
     assert_eq!(ids, ["AKIAEXAMPLE0000000001", "AKIAEXAMPLE0000000003"]);
 }
+
+pub(super) async fn a_key_id_names_its_owner_account(store: &dyn Store) {
+    let (first, other) = (account(ACCOUNT), account(OTHER_ACCOUNT));
+    create_key(store, &first, key_id(0x11)).await;
+    create_key(store, &other, key_id(0x22)).await;
+    assert_eq!(store.key_owner(key_id(0x11)).await.unwrap(), Some(first));
+    assert_eq!(store.key_owner(key_id(0x22)).await.unwrap(), Some(other));
+    assert_eq!(store.key_owner(key_id(0x33)).await.unwrap(), None);
+}
