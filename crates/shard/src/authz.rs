@@ -64,6 +64,21 @@ impl Shard {
         Ok(key)
     }
 
+    /// The key a management operation names by key id or key ARN, authorized for `op` and in
+    /// a state the key-state table allows for it.
+    pub(crate) async fn managed_key(
+        &self,
+        who: &Requester,
+        input: &str,
+        op: Operation,
+    ) -> Result<ResolvedKey, KmsError> {
+        let key = self
+            .authorized_key(who, input, KeyRefForms::KeyOnly, op, Subject::Plain, &[])
+            .await?;
+        key.check_state(op)?;
+        Ok(key)
+    }
+
     /// Resolves a `KeyId` as [`Shard::resolve`] does, and, with `cross_account`, also a key ARN
     /// or alias ARN of another account.
     pub(crate) async fn resolve_across(

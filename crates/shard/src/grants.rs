@@ -154,18 +154,9 @@ impl Shard {
             req.grantee_service_principal,
             "Grantee",
         )?;
-        let op = Operation::ListGrants;
         let key = self
-            .authorized_key(
-                scope,
-                &req.key_id,
-                KeyRefForms::KeyOnly,
-                op,
-                Subject::Plain,
-                &[],
-            )
+            .managed_key(scope, &req.key_id, Operation::ListGrants)
             .await?;
-        key.check_state(op)?;
         let grant_id = req
             .grant_id
             .as_deref()

@@ -3,7 +3,7 @@
 
 use keyshard_core::KmsError;
 use keyshard_core::authz::Requester;
-use keyshard_core::id::{KeyArn, KeyRefForms, Scope};
+use keyshard_core::id::{KeyArn, Scope};
 use keyshard_core::operation::Operation;
 use keyshard_core::policy::{
     DEFAULT_POLICY_NAME, KeyPolicy, check_key_policy, check_put_policy_name, default_key_policy,
@@ -12,7 +12,6 @@ use keyshard_proto::v1;
 use keyshard_store::StoreError;
 
 use crate::Shard;
-use crate::authz::Subject;
 use crate::error::from_store;
 
 /// The policy a CreateKey request gives, checked as PutKeyPolicy checks it, or the default key
@@ -33,18 +32,9 @@ impl Shard {
         scope: &Requester,
         req: v1::KeyPolicyRequest,
     ) -> Result<v1::GetKeyPolicyResponse, KmsError> {
-        let op = Operation::GetKeyPolicy;
         let key = self
-            .authorized_key(
-                scope,
-                &req.key_id,
-                KeyRefForms::KeyOnly,
-                op,
-                Subject::Plain,
-                &[],
-            )
+            .managed_key(scope, &req.key_id, Operation::GetKeyPolicy)
             .await?;
-        key.check_state(op)?;
         check_policy_exists(&key.arn, &req.policy_name)?;
 
         // Keys created before policies were stored have the default one.
@@ -67,18 +57,9 @@ impl Shard {
     ) -> Result<(), KmsError> {
         check_put_policy_name(&req.policy_name)?;
         let policy = KeyPolicy::parse(&req.policy)?;
-        let op = Operation::PutKeyPolicy;
         let key = self
-            .authorized_key(
-                scope,
-                &req.key_id,
-                KeyRefForms::KeyOnly,
-                op,
-                Subject::Plain,
-                &[],
-            )
+            .managed_key(scope, &req.key_id, Operation::PutKeyPolicy)
             .await?;
-        key.check_state(op)?;
         check_policy_exists(&key.arn, &req.policy_name)?;
         if !req.bypass_policy_lockout_safety_check {
             Self::check_lockout(scope, &key, &policy)?;
@@ -104,18 +85,8 @@ impl Shard {
         scope: &Requester,
         req: v1::ListKeyPoliciesRequest,
     ) -> Result<v1::ListKeyPoliciesResponse, KmsError> {
-        let op = Operation::ListKeyPolicies;
-        let key = self
-            .authorized_key(
-                scope,
-                &req.key_id,
-                KeyRefForms::KeyOnly,
-                op,
-                Subject::Plain,
-                &[],
-            )
+        self.managed_key(scope, &req.key_id, Operation::ListKeyPolicies)
             .await?;
-        key.check_state(op)?;
         Ok(v1::ListKeyPoliciesResponse {
             policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
         })

@@ -61,18 +61,9 @@ impl Shard {
         scope: &Requester,
         req: v1::ListResourceTagsRequest,
     ) -> Result<v1::ListResourceTagsResponse, KmsError> {
-        let op = Operation::ListResourceTags;
         let key = self
-            .authorized_key(
-                scope,
-                &req.key_id,
-                KeyRefForms::KeyOnly,
-                op,
-                Subject::Plain,
-                &[],
-            )
+            .managed_key(scope, &req.key_id, Operation::ListResourceTags)
             .await?;
-        key.check_state(op)?;
         let after = match req.marker.as_deref() {
             Some(m) => Some(marker::decode(Listing::Tags, m)?),
             None => None,
