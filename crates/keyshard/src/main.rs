@@ -2,6 +2,7 @@
 //! a subcommand names.
 
 mod admin;
+mod bench;
 mod config;
 mod config_file;
 mod data_dir;
@@ -52,6 +53,11 @@ enum Command {
     Migrate(config::MigrateArgs),
     /// Re-wrap every stored key version under the active root key, online.
     RewrapRootKey(config::RewrapArgs),
+    /// Measure Keyshard against the ceilings of this machine and against a peer.
+    Bench(config::BenchArgs),
+    /// Run one of `keyshard bench`'s reference servers; the bench starts these itself.
+    #[command(hide = true)]
+    BenchServer(config::BenchServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +101,8 @@ fn main() -> ExitCode {
             Command::Shard(args) => shard::run(args).await.map_err(Into::into),
             Command::Migrate(args) => migrate::run(args).await.map_err(Into::into),
             Command::RewrapRootKey(args) => rewrap::run(args).await.map_err(Into::into),
+            Command::Bench(args) => bench::run(args).await.map_err(Into::into),
+            Command::BenchServer(args) => bench::serve_reference(args).await.map_err(Into::into),
         }
     });
     match result {
