@@ -20,8 +20,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Endpoint;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::{BenchServerArgs, BenchServerRole};
 use crate::net::{self, ListenError};
@@ -67,7 +67,7 @@ pub(crate) async fn serve(args: BenchServerArgs) -> Result<(), ReferenceError> {
             tracing::info!(%listen, "seal bench server ready to serve");
             tonic::transport::Server::builder()
                 .add_service(server)
-                .serve_with_incoming(TcpListenerStream::new(listener))
+                .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
                 .await?;
         }
         BenchServerRole::TwoHop => {
