@@ -162,11 +162,12 @@ struct Machine {
     logical_cpus: usize,
 }
 
-pub(crate) async fn run(args: BenchArgs) -> Result<(), BenchError> {
+pub(crate) async fn run(mut args: BenchArgs) -> Result<(), BenchError> {
     let settings = Settings::new(&args);
     let server_url = args.database_url.clone().ok_or(BenchError::NoDatabase)?;
+    // The secret moves into the credentials, which wipe it when dropped.
     let credentials =
-        BenchCredentials::new(args.access_key_id.clone(), args.secret_access_key.clone());
+        BenchCredentials::new(args.access_key_id.take(), args.secret_access_key.take());
     let exe = std::env::current_exe().map_err(BenchError::CurrentExe)?;
     let work = tempfile::tempdir().map_err(BenchError::WorkDir)?;
     let database = PrivateDatabase::create(&server_url)
