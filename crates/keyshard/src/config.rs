@@ -317,3 +317,79 @@ pub(crate) enum AccountsCommand {
         access_key_id: String,
     },
 }
+
+/// `keyshard bench`.
+#[derive(clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Seconds each case and reference is measured for, in every round.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) duration: u64,
+
+    /// Seconds of load before each measurement, not counted.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) warmup: u64,
+
+    /// Rounds; each round measures every reference and case once, and the report gives
+    /// medians over rounds.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rounds: u32,
+
+    /// Requests in flight at once: one keep-alive connection per concurrent worker.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) concurrency: u32,
+
+    /// About two seconds per case and one round, to check that every case runs; overrides
+    /// `--duration`, `--warmup` and `--rounds`.
+    #[arg(long)]
+    pub(crate) quick: bool,
+
+    /// Postgres server for the production-topology cases; the bench creates a database of its
+    /// own there and drops it at the end.
+    #[arg(long, env = "KEYSHARD_DATABASE_URL")]
+    pub(crate) database_url: Option<String>,
+
+    /// Also measure moto's server, installed from PyPI into `--moto-venv` on first use.
+    #[arg(long)]
+    pub(crate) with_moto: bool,
+
+    /// Python virtual environment holding moto.
+    #[arg(long, default_value = "target/bench-venv")]
+    pub(crate) moto_venv: PathBuf,
+
+    /// Also run the memory checks: a shard's growth with 100,000 cached keys, and a gateway's
+    /// resident memory over 60 seconds of load.
+    #[arg(long)]
+    pub(crate) memory: bool,
+
+    /// Where the results are written as JSON.
+    #[arg(long, default_value = "target/bench.json")]
+    pub(crate) json: PathBuf,
+}
+
+/// `keyshard bench-server`: one of the benchmark's reference servers, started by
+/// `keyshard bench` as a child process.
+#[derive(clap::Args)]
+pub(crate) struct BenchServerArgs {
+    /// Which reference server to run.
+    #[arg(value_enum)]
+    pub(crate) role: BenchServerRole,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: SocketAddr,
+
+    /// gRPC address of the `seal` server, for `two-hop`.
+    #[arg(long, required_if_eq("role", "two-hop"))]
+    pub(crate) backend: Option<SocketAddr>,
+}
+
+/// The reference servers of `keyshard bench`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum BenchServerRole {
+    /// HTTP/1.1 answering every request with one fixed JSON body.
+    FixedJson,
+    /// gRPC: a new data key sealed with AES-256-GCM per call.
+    Seal,
+    /// HTTP/1.1 JSON in front, one gRPC call to `seal` per request.
+    TwoHop,
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod bench;
 mod config;
 mod config_file;
 mod data_dir;
@@ -56,6 +57,11 @@ enum Command {
     RewrapRootKey(config::RewrapArgs),
     /// Manage accounts, their quotas and their access keys.
     Accounts(config::AccountsArgs),
+    /// Measure Keyshard against the ceilings of this machine and against a peer.
+    Bench(config::BenchArgs),
+    /// Run one of `keyshard bench`'s reference servers; the bench starts these itself.
+    #[command(hide = true)]
+    BenchServer(config::BenchServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +106,8 @@ fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(args).await.map_err(Into::into),
             Command::RewrapRootKey(args) => rewrap::run(args).await.map_err(Into::into),
             Command::Accounts(args) => accounts::run(args).await.map_err(Into::into),
+            Command::Bench(args) => bench::run(args).await.map_err(Into::into),
+            Command::BenchServer(args) => bench::serve_reference(args).await.map_err(Into::into),
         }
     });
     match result {
