@@ -16,7 +16,7 @@ use keyshard_core::context::EncryptionContext;
 use keyshard_core::grants::{GrantParameters, GrantToken};
 use keyshard_core::id::{KeyRef, KeyRefForms, Scope};
 use keyshard_core::operation::{Action, Operation};
-use keyshard_core::policy::{DEFAULT_POLICY_NAME, KeyPolicy};
+use keyshard_core::policy::{DEFAULT_POLICY_NAME, KeyPolicy, default_key_policy};
 use keyshard_core::spec::EncryptionAlgorithm;
 use keyshard_store::{GrantFilter, GrantRecord};
 
@@ -29,7 +29,8 @@ const GRANT_PAGE: u32 = 1_000;
 
 /// What authorizing a request on one key reads: its policy, parsed, and its grants.
 pub(crate) struct KeyAccess {
-    policy: KeyPolicy,
+    /// Shared by every key of an account that has the default policy.
+    policy: Arc<KeyPolicy>,
     grants: Vec<GrantRecord>,
 }
 
@@ -152,11 +153,15 @@ impl Shard {
             .await
             .map_err(from_store)?;
         let policy = match stored {
-            None => KeyPolicy::default_for(account),
-            Some(text) => KeyPolicy::parse_stored(&text).map_err(|err| {
-                tracing::error!(%key_id, error = %err, "stored key policy does not parse");
-                KmsError::Internal("The key policy cannot be read.".to_owned())
-            })?,
+            Some(text) if text != default_key_policy(account) => {
+                Arc::new(KeyPolicy::parse_stored(&text).map_err(|err| {
+                    tracing::error!(%key_id, error = %err, "stored key policy does not parse");
+                    KmsError::Internal("The key policy cannot be read.".to_owned())
+                })?)
+            }
+            _ => self.default_policies.get_with(account.clone(), || {
+                Arc::new(KeyPolicy::default_for(account))
+            }),
         };
         let mut grants = Vec::new();
         loop {

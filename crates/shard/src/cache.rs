@@ -1,28 +1,30 @@
-//! The shard's cache: key records, alias targets and unwrapped backing keys, bounded in size
-//! and age (DESIGN.md, "Routing, caching, consistency").
+//! The shard's cache: per key, its record, its policy and grants, and its unwrapped backing
+//! versions, in one entry; and alias targets. Bounded in size and age (DESIGN.md, "Routing,
+//! caching, consistency").
 //!
 //! Entries older than the TTL are treated as absent even when the change that made them stale
 //! was never announced. A copy read from the store while an invalidation ran is not kept: each
 //! fill carries the [`Ticket`] taken before its read, and a fill whose ticket an invalidation
-//! outdated removes what it inserted. Unwrapped keys are held as `Arc<BackingKey>`; the key bytes are wiped
-//! when the last holder drops them, which eviction does.
+//! outdated removes what it inserted. Unwrapped keys are held as `Arc<BackingKey>`; the key
+//! bytes are wiped when the last holder drops them, which eviction does. Keeping all of a key
+//! in one entry makes a cached key cost one entry's overhead and drops every part of it at once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_crypto::BackingKey;
 use keyshard_store::KeyRecord;
-
-use crate::authz::KeyAccess;
 use moka::sync::Cache;
 use tokio::time::Instant;
+
+use crate::authz::KeyAccess;
 
 /// Size and age bounds of the cache.
 #[derive(Clone, Copy, Debug)]
 pub struct CacheConfig {
-    /// Most keys (and, separately, aliases and key versions) held at once.
+    /// Most keys (and, separately, aliases) held at once.
     pub capacity: u64,
     /// Longest time an entry is trusted without a change announcement.
     pub ttl: Duration,
@@ -43,7 +45,14 @@ struct Entry<T> {
     loaded_at: Instant,
 }
 
-type VersionKey = (AccountId, KeyId, u32);
+/// What is cached of one key. The record comes first; its policy and grants and its versions
+/// are added as requests need them.
+struct KeyEntry {
+    record: KeyRecord,
+    access: OnceLock<Arc<KeyAccess>>,
+    /// Unwrapped versions by number; most keys have one or two.
+    material: RwLock<Vec<(u32, Arc<BackingKey>)>>,
+}
 
 /// Taken before reading what a fill will insert: the invalidation count at that moment.
 #[derive(Clone, Copy, Debug)]
@@ -52,11 +61,8 @@ pub(crate) struct Ticket(u64);
 /// The caches and their hit counters.
 pub(crate) struct KeyCache {
     ttl: Duration,
-    records: Cache<(AccountId, KeyId), Entry<KeyRecord>>,
-    /// Each key's policy, parsed, and grants: what authorizing a request on it reads.
-    access: Cache<(AccountId, KeyId), Entry<Arc<KeyAccess>>>,
+    keys: Cache<(AccountId, KeyId), Entry<Arc<KeyEntry>>>,
     aliases: Cache<(AccountId, AliasName), Entry<KeyId>>,
-    material: Cache<VersionKey, Entry<Arc<BackingKey>>>,
     hits: AtomicU64,
     misses: AtomicU64,
     /// Invalidations so far; see [`Ticket`].
@@ -69,11 +75,7 @@ impl KeyCache {
         // control with tokio's paused clock.
         Self {
             ttl: config.ttl,
-            records: Cache::builder()
-                .max_capacity(config.capacity)
-                .time_to_live(config.ttl)
-                .build(),
-            access: Cache::builder()
+            keys: Cache::builder()
                 .max_capacity(config.capacity)
                 .time_to_live(config.ttl)
                 .build(),
@@ -81,19 +83,10 @@ impl KeyCache {
                 .max_capacity(config.capacity)
                 .time_to_live(config.ttl)
                 .build(),
-            material: Cache::builder()
-                .max_capacity(config.capacity)
-                .time_to_live(config.ttl)
-                .support_invalidation_closures()
-                .build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
         }
-    }
-
-    pub(crate) fn record(&self, account: &AccountId, key_id: KeyId) -> Option<KeyRecord> {
-        self.fresh(self.records.get(&(account.clone(), key_id)))
     }
 
     /// A ticket to take before reading from the store what will be put.
@@ -106,31 +99,34 @@ impl KeyCache {
         self.invalidations.load(Ordering::SeqCst) != ticket.0
     }
 
-    /// Inserts `value` unless an invalidation ran since `ticket`; if one ran while it was
-    /// being inserted, takes it out again.
-    fn fill<K, V>(&self, cache: &Cache<K, Entry<V>>, ticket: Ticket, key: K, value: V)
-    where
-        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
+    pub(crate) fn record(&self, account: &AccountId, key_id: KeyId) -> Option<KeyRecord> {
+        let entry = self.key_entry(account, key_id);
+        self.count(entry.map(|e| e.record.clone()))
+    }
+
+    /// Caches a key's record, in place of whatever was cached of the key.
+    pub(crate) fn put_record(&self, ticket: Ticket, record: &KeyRecord) {
+        let key = (record.account.clone(), record.key_id);
         if self.outdated(ticket) {
             return;
         }
-        cache.insert(key.clone(), self.entry(value));
+        let entry = Arc::new(KeyEntry {
+            record: record.clone(),
+            access: OnceLock::new(),
+            material: RwLock::new(Vec::new()),
+        });
+        self.keys.insert(key.clone(), self.entry(entry));
         if self.outdated(ticket) {
-            cache.invalidate(&key);
+            self.keys.invalidate(&key);
         }
     }
 
-    pub(crate) fn put_record(&self, ticket: Ticket, record: &KeyRecord) {
-        let key = (record.account.clone(), record.key_id);
-        self.fill(&self.records, ticket, key, record.clone());
-    }
-
     pub(crate) fn access(&self, account: &AccountId, key_id: KeyId) -> Option<Arc<KeyAccess>> {
-        self.fresh(self.access.get(&(account.clone(), key_id)))
+        let entry = self.key_entry(account, key_id);
+        self.count(entry.and_then(|e| e.access.get().cloned()))
     }
 
+    /// Adds a key's policy and grants to its cached entry; nothing when the key is not cached.
     pub(crate) fn put_access(
         &self,
         ticket: Ticket,
@@ -138,11 +134,52 @@ impl KeyCache {
         key_id: KeyId,
         access: Arc<KeyAccess>,
     ) {
-        self.fill(&self.access, ticket, (account.clone(), key_id), access);
+        self.add_to_key(ticket, account, key_id, |entry| {
+            // A concurrent fill may have set it first; both read the same committed state.
+            let _ = entry.access.set(access);
+        });
+    }
+
+    pub(crate) fn material(
+        &self,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+    ) -> Option<Arc<BackingKey>> {
+        let entry = self.key_entry(account, key_id);
+        let found = entry.and_then(|e| {
+            let versions = e.material.read().unwrap_or_else(PoisonError::into_inner);
+            versions
+                .iter()
+                .find(|(v, _)| *v == version)
+                .map(|(_, key)| Arc::clone(key))
+        });
+        self.count(found)
+    }
+
+    /// Adds an unwrapped version to its key's cached entry; nothing when the key is not cached.
+    pub(crate) fn put_material(
+        &self,
+        ticket: Ticket,
+        account: &AccountId,
+        key_id: KeyId,
+        version: u32,
+        key: Arc<BackingKey>,
+    ) {
+        self.add_to_key(ticket, account, key_id, |entry| {
+            let mut versions = entry
+                .material
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if versions.iter().all(|(v, _)| *v != version) {
+                versions.push((version, key));
+            }
+        });
     }
 
     pub(crate) fn alias(&self, account: &AccountId, name: &AliasName) -> Option<KeyId> {
-        self.fresh(self.aliases.get(&(account.clone(), name.clone())))
+        let found = self.live(self.aliases.get(&(account.clone(), name.clone())));
+        self.count(found)
     }
 
     pub(crate) fn put_alias(
@@ -152,53 +189,20 @@ impl KeyCache {
         name: &AliasName,
         target: KeyId,
     ) {
-        self.fill(
-            &self.aliases,
-            ticket,
-            (account.clone(), name.clone()),
-            target,
-        );
-    }
-
-    pub(crate) fn material(
-        &self,
-        account: &AccountId,
-        key_id: KeyId,
-        version: u32,
-    ) -> Option<Arc<BackingKey>> {
-        self.fresh(self.material.get(&(account.clone(), key_id, version)))
-    }
-
-    pub(crate) fn put_material(
-        &self,
-        ticket: Ticket,
-        account: &AccountId,
-        key_id: KeyId,
-        version: u32,
-        key: Arc<BackingKey>,
-    ) {
-        self.fill(
-            &self.material,
-            ticket,
-            (account.clone(), key_id, version),
-            key,
-        );
+        let key = (account.clone(), name.clone());
+        if self.outdated(ticket) {
+            return;
+        }
+        self.aliases.insert(key.clone(), self.entry(target));
+        if self.outdated(ticket) {
+            self.aliases.invalidate(&key);
+        }
     }
 
     /// Drops everything cached for one key.
     pub(crate) fn invalidate_key(&self, account: &AccountId, key_id: KeyId) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
-        self.records.invalidate(&(account.clone(), key_id));
-        self.access.invalidate(&(account.clone(), key_id));
-        let account = account.clone();
-        let dropped = self
-            .material
-            .invalidate_entries_if(move |(a, k, _), _| *a == account && *k == key_id);
-        if dropped.is_err() {
-            // Cannot happen: the material cache is built with invalidation closures. Fall back
-            // to dropping every version rather than keeping a stale one.
-            self.material.invalidate_all();
-        }
+        self.keys.invalidate(&(account.clone(), key_id));
     }
 
     pub(crate) fn invalidate_alias(&self, account: &AccountId, name: &AliasName) {
@@ -208,10 +212,8 @@ impl KeyCache {
 
     pub(crate) fn invalidate_all(&self) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
-        self.records.invalidate_all();
-        self.access.invalidate_all();
+        self.keys.invalidate_all();
         self.aliases.invalidate_all();
-        self.material.invalidate_all();
     }
 
     pub(crate) fn hits(&self) -> u64 {
@@ -222,6 +224,32 @@ impl KeyCache {
         self.misses.load(Ordering::Relaxed)
     }
 
+    /// The key's entry if it is cached and fresh; not counted.
+    fn key_entry(&self, account: &AccountId, key_id: KeyId) -> Option<Arc<KeyEntry>> {
+        self.live(self.keys.get(&(account.clone(), key_id)))
+    }
+
+    /// Applies `add` to the key's fresh entry, unless an invalidation ran since `ticket`; if one
+    /// ran meanwhile, drops the key's entry.
+    fn add_to_key(
+        &self,
+        ticket: Ticket,
+        account: &AccountId,
+        key_id: KeyId,
+        add: impl FnOnce(&KeyEntry),
+    ) {
+        if self.outdated(ticket) {
+            return;
+        }
+        let Some(entry) = self.key_entry(account, key_id) else {
+            return;
+        };
+        add(&entry);
+        if self.outdated(ticket) {
+            self.keys.invalidate(&(account.clone(), key_id));
+        }
+    }
+
     fn entry<T>(&self, value: T) -> Entry<T> {
         Entry {
             value,
@@ -229,10 +257,13 @@ impl KeyCache {
         }
     }
 
-    fn fresh<T>(&self, entry: Option<Entry<T>>) -> Option<T> {
-        let value = entry
+    fn live<T>(&self, entry: Option<Entry<T>>) -> Option<T> {
+        entry
             .filter(|e| e.loaded_at.elapsed() < self.ttl)
-            .map(|e| e.value);
+            .map(|e| e.value)
+    }
+
+    fn count<T>(&self, value: Option<T>) -> Option<T> {
         let counter = if value.is_some() {
             &self.hits
         } else {
@@ -292,6 +323,7 @@ mod tests {
         let cache = cache(60);
         let (key_id, other) = (KeyId::generate(), KeyId::generate());
         cache.put_record(cache.ticket(), &record(key_id));
+        cache.put_record(cache.ticket(), &record(other));
         for version in [1, 2] {
             cache.put_material(
                 cache.ticket(),
@@ -313,6 +345,19 @@ mod tests {
         assert!(cache.material(&account(), key_id, 1).is_none());
         assert!(cache.material(&account(), key_id, 2).is_none());
         assert!(cache.material(&account(), other, 1).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn versions_are_kept_only_with_their_keys_record() {
+        let cache = cache(60);
+        let key_id = KeyId::generate();
+        let backing = || Arc::new(BackingKey::generate().unwrap());
+        cache.put_material(cache.ticket(), &account(), key_id, 1, backing());
+        assert!(cache.material(&account(), key_id, 1).is_none());
+        cache.put_record(cache.ticket(), &record(key_id));
+        cache.put_material(cache.ticket(), &account(), key_id, 1, backing());
+        assert!(cache.material(&account(), key_id, 1).is_some());
+        assert!(cache.material(&account(), key_id, 2).is_none());
     }
 
     #[tokio::test(start_paused = true)]
