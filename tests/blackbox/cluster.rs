@@ -506,8 +506,14 @@ async fn calls_fail_cleanly_while_postgres_is_down_and_recover_when_it_returns()
         .expect("Encrypt");
     let warm_blob = warm.ciphertext_blob().expect("CiphertextBlob").clone();
     let mut committed = vec![warm_key.clone()];
+    assert_eq!(Cluster::readiness(&cluster.shards[0]).await, 200);
+    assert_eq!(Cluster::readiness(&cluster.gateways[0]).await, 200);
 
     cluster.postgres_ctl("stop");
+    // Shards are not ready while their store is down, nor is a gateway with no ready shard;
+    // both stay alive.
+    assert_eq!(Cluster::readiness(&cluster.shards[0]).await, 503);
+    assert_eq!(Cluster::readiness(&cluster.gateways[0]).await, 503);
     // While the database is down, calls that need it fail with the retryable 503 AWS SDKs back
     // off on; none hangs and none gets another error.
     let unavailable = (503, "DependencyTimeoutException");
@@ -528,6 +534,14 @@ async fn calls_fail_cleanly_while_postgres_is_down_and_recover_when_it_returns()
 
     cluster.postgres_ctl("start");
     let recovered_at = Instant::now();
+    while Cluster::readiness(&cluster.shards[0]).await != 200 {
+        assert!(
+            recovered_at.elapsed() < Duration::from_secs(15),
+            "the shard did not become ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(Cluster::readiness(&cluster.gateways[0]).await, 200);
     let created = loop {
         match client.create_key().send().await {
             Ok(created) => break created,

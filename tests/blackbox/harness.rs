@@ -215,6 +215,32 @@ impl Keyshard {
         send_recorded(&self.address, &self.observed, request).await
     }
 
+    /// Sends SIGTERM, as Kubernetes does to stop a pod.
+    pub(crate) fn terminate(&self) {
+        let child = self.child.as_ref().expect("keyshard is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM could not be sent");
+    }
+
+    /// Waits for the process to exit by itself, for at most `limit`; true if it did so
+    /// successfully.
+    pub(crate) async fn exited_within(&mut self, limit: Duration) -> bool {
+        let child = self.child.as_mut().expect("keyshard is running");
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().expect("the process can be polled") {
+                return status.success();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops Keyshard and fails on any unexpected WARN or ERROR line, any panic, any 5xx
     /// answer, any answer without `x-amzn-RequestId`, and any secret the test handled appearing
     /// in the log raw, in hex or in base64.

@@ -96,6 +96,22 @@ impl RawRequest {
             .fold(request, |request, (name, value)| request.with(name, value))
     }
 
+    /// The request line and headers, `Content-Length` and `Connection: close` included, for
+    /// sending to `address`.
+    pub(crate) fn head(&self, address: &str) -> String {
+        let mut head = format!("POST / HTTP/1.1\r\nHost: {address}\r\n");
+        for (name, value) in &self.headers {
+            write!(head, "{name}: {value}\r\n").expect("writing to a String cannot fail");
+        }
+        write!(
+            head,
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        )
+        .expect("writing to a String cannot fail");
+        head
+    }
+
     pub(crate) fn describe(&self) -> String {
         let target = self
             .headers
@@ -140,16 +156,7 @@ pub(crate) fn exchange(address: &str, request: &RawRequest) -> std::io::Result<R
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
 
-    let mut head = format!("POST / HTTP/1.1\r\nHost: {address}\r\n");
-    for (name, value) in &request.headers {
-        write!(head, "{name}: {value}\r\n").expect("writing to a String cannot fail");
-    }
-    write!(
-        head,
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        request.body.len()
-    )
-    .expect("writing to a String cannot fail");
+    let head = request.head(address);
     let mut writer = stream.try_clone()?;
     let body = request.body.clone();
     let sender = std::thread::spawn(move || {
@@ -174,7 +181,7 @@ pub(crate) fn exchange(address: &str, request: &RawRequest) -> std::io::Result<R
 }
 
 /// Parses a complete HTTP/1.1 response, skipping interim 1xx responses.
-fn parse_response(mut bytes: &[u8]) -> Option<RawResponse> {
+pub(crate) fn parse_response(mut bytes: &[u8]) -> Option<RawResponse> {
     loop {
         let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = std::str::from_utf8(&bytes[..end]).ok()?;

@@ -1,9 +1,16 @@
 //! Durability: keys, aliases and ciphertexts outlive a restart of `keyshard dev` on the same
 //! data directory.
 
+use std::time::Duration;
+
 use aws_sdk_kms::types::DataKeySpec;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::harness::Keyshard;
+use crate::raw_http::{RawRequest, parse_response};
 use crate::support::{blob, context, create_key, key_arn};
 
 #[tokio::test]
@@ -101,4 +108,54 @@ async fn start_in_an_existing_data_directory_reuses_its_keys() {
     );
 
     second.finish();
+}
+
+// On SIGTERM the process stops taking connections, answers the request in flight, and exits
+// within its grace period (README, Configuration: --shutdown-grace-seconds).
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_and_then_the_process_exits() {
+    let mut ks = Keyshard::start_with_args(&["--shutdown-grace-seconds", "10"]).await;
+    let address = ks.address().to_owned();
+    let request = RawRequest::new("GenerateRandom", json!({"NumberOfBytes": 32}).to_string());
+    let (first, rest) = request.body.split_at(request.body.len() / 2);
+
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("keyshard accepts");
+    stream
+        .write_all(request.head(&address).as_bytes())
+        .await
+        .expect("headers sent");
+    stream.write_all(first).await.expect("half the body sent");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    ks.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = tokio::net::TcpStream::connect(&address).await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    stream
+        .write_all(rest)
+        .await
+        .expect("the rest of the body sent");
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received))
+        .await
+        .expect("the answer comes in time")
+        .expect("the answer is read");
+    let response = parse_response(&received).expect("a whole HTTP response");
+    assert_eq!(response.status, 200);
+    let plaintext = response.json()["Plaintext"]
+        .as_str()
+        .map(|b64| STANDARD.decode(b64).expect("base64").len());
+    assert_eq!(plaintext, Some(32));
+    assert!(
+        ks.exited_within(Duration::from_secs(5)).await,
+        "keyshard did not exit cleanly after its last connection closed"
+    );
+
+    ks.finish();
 }

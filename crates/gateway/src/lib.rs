@@ -13,7 +13,11 @@ mod routing;
 mod server;
 mod sigv4;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use keyshard_core::id::Region;
+use keyshard_proto::v1;
 
 pub use auth::AuthMode;
 pub use quota::{
@@ -33,6 +37,9 @@ pub struct QuotaSettings {
     pub replicas: u32,
 }
 
+/// How long a readiness check waits for a shard.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Everything a gateway needs to serve.
 pub struct Gateway {
     /// The region callers act in.
@@ -42,6 +49,8 @@ pub struct Gateway {
     /// `None` where no quota is enforced.
     quotas: Option<quota::Quotas>,
     metrics: metrics::Metrics,
+    /// Set once shutdown begins: the gateway reports itself not ready from then on.
+    draining: AtomicBool,
 }
 
 impl Gateway {
@@ -59,7 +68,23 @@ impl Gateway {
             shards,
             quotas: quotas.map(|q| quota::Quotas::new(q.overrides, q.replicas)),
             metrics: metrics::Metrics::default(),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the gateway should get requests: it is not shutting down, and a shard answers
+    /// that it is ready within [`READY_TIMEOUT`].
+    pub async fn ready(&self) -> bool {
+        if self.draining.load(Ordering::Relaxed) {
+            return false;
+        }
+        let asked = self.shards.call(
+            b"readiness",
+            routing::Retry::Idempotent,
+            v1::Empty {},
+            |mut c, r| async move { c.ready(r).await },
+        );
+        matches!(tokio::time::timeout(READY_TIMEOUT, asked).await, Ok(Ok(_)))
     }
 
     /// Requests answered so far, by operation and outcome, with their latency, as Prometheus

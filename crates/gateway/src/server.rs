@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use keyshard_core::KmsError;
 use keyshard_core::id::Scope;
 use tokio::net::TcpListener;
@@ -34,11 +36,37 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// First and longest pause after a failed `accept`, such as when file descriptors run out.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
-/// Serves JSON 1.1 on `listener` until `shutdown` completes.
+/// Serves JSON 1.1 on `listener` until `shutdown` completes, then drains: the gateway reports
+/// itself not ready, stops accepting connections, lets each open connection finish the request
+/// it is serving and closes it, and returns once all are closed or `grace` has passed.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let connections = GracefulShutdown::new();
+    accept(&listener, &gateway, shutdown, &connections).await;
+    gateway.draining.store(true, Ordering::Relaxed);
+    drop(listener);
+    tracing::info!(grace_seconds = grace.as_secs(), "draining open connections");
+    if tokio::time::timeout(grace, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "connections still open after the shutdown grace period are cut"
+        );
+    }
+}
+
+/// Accepts connections until `shutdown` completes, each watched by `connections`.
+async fn accept(
+    listener: &TcpListener,
+    gateway: &Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+    connections: &GracefulShutdown,
 ) {
     tokio::pin!(shutdown);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -68,18 +96,19 @@ pub async fn serve(
                 continue;
             }
         };
-        let gateway = Arc::clone(&gateway);
+        let gateway = Arc::clone(gateway);
+        let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = connections.watch(connection);
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            if let Err(err) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(err) = connection.await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(permit);

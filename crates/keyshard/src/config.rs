@@ -45,6 +45,21 @@ impl ScopeArgs {
     }
 }
 
+/// How long a stopping process lets open requests finish.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct ShutdownArgs {
+    /// On SIGTERM, the process reports itself not ready, stops taking connections and lets
+    /// requests in flight finish for at most this many seconds before it exits.
+    #[arg(long, env = "KEYSHARD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub(crate) shutdown_grace_seconds: u64,
+}
+
+impl ShutdownArgs {
+    pub(crate) fn grace(self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+}
+
 /// `keyshard dev`.
 #[derive(clap::Args)]
 pub(crate) struct DevArgs {
@@ -68,6 +83,9 @@ pub(crate) struct DevArgs {
 
     #[command(flatten)]
     pub(crate) rotation: RotationArgs,
+
+    #[command(flatten)]
+    pub(crate) shutdown: ShutdownArgs,
 
     /// Request quotas as `CLASS=REQUESTS_PER_SECOND`, enforced only when given: CLASS is
     /// `symmetric`, an operation name or `all` (AWS's defaults for the rest);
@@ -113,6 +131,9 @@ pub(crate) struct GatewayArgs {
     #[arg(long, env = "KEYSHARD_AUTH", value_enum, default_value_t = GatewayAuth::Sigv4)]
     pub(crate) auth: GatewayAuth,
 
+    #[command(flatten)]
+    pub(crate) shutdown: ShutdownArgs,
+
     /// How many gateways serve the deployment: each enforces this share of every quota.
     #[arg(long, env = "KEYSHARD_GATEWAY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) gateway_replicas: u32,
@@ -139,6 +160,9 @@ pub(crate) struct ShardArgs {
     /// Address the internal gRPC API listens on.
     #[arg(long, env = "KEYSHARD_LISTEN", default_value = "127.0.0.1:8400")]
     pub(crate) listen: SocketAddr,
+
+    #[command(flatten)]
+    pub(crate) shutdown: ShutdownArgs,
 
     /// Postgres URL, such as `postgres://keyshard@db:5432/keyshard`.
     #[arg(long, env = "KEYSHARD_DATABASE_URL")]

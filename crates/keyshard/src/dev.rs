@@ -83,7 +83,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         quotas,
     ));
     let metrics = admin::combine(vec![admin::gateway_metrics(&gateway), shard_metrics]);
-    admin::serve(args.metrics_listen, metrics).await?;
+    admin::serve(args.metrics_listen, metrics, admin::gateway_ready(&gateway)).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
 
@@ -100,7 +100,8 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
         );
     }
     tracing::info!(%listen, shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
-    keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
+    let grace = args.shutdown.grace();
+    keyshard_gateway::serve(listener, gateway, net::shutdown_signal(), grace).await;
     tracing::info!("keyshard stopped");
     Ok(())
 }

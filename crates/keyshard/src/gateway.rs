@@ -56,7 +56,8 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
         shards,
         Some(quotas),
     ));
-    admin::serve(args.metrics_listen, admin::gateway_metrics(&gateway)).await?;
+    let ready = admin::gateway_ready(&gateway);
+    admin::serve(args.metrics_listen, admin::gateway_metrics(&gateway), ready).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
 
@@ -66,7 +67,8 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
         warn_unverified_credentials(&scope);
     }
     tracing::info!(%listen, shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
-    keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
+    let grace = args.shutdown.grace();
+    keyshard_gateway::serve(listener, gateway, net::shutdown_signal(), grace).await;
     tracing::info!("keyshard gateway stopped");
     Ok(())
 }

@@ -55,7 +55,12 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
     shard.spawn_automatic_rotation(region, args.rotation.check_interval());
     shard.spawn_key_deletion(args.key_deletion.interval());
 
-    admin::serve(args.metrics_listen, shard_metrics(&shard)).await?;
+    admin::serve(
+        args.metrics_listen,
+        shard_metrics(&shard),
+        shard_ready(&shard),
+    )
+    .await?;
 
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
@@ -63,12 +68,37 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
     // Without TCP_NODELAY, a response written in more than one segment waits for the
     // gateway's delayed ACK: about 40 ms per call when calls do not overlap.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    // Once the signal comes, tonic answers the calls in flight and closes each connection; the
+    // grace period bounds how long that may take.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        net::shutdown_signal().await;
+        let _ = stopping.send(());
+    };
+    let served = tonic::transport::Server::builder()
         .add_service(Shard::service(&shard))
-        .serve_with_incoming_shutdown(incoming, net::shutdown_signal())
-        .await?;
+        .serve_with_incoming_shutdown(incoming, signal);
+    let grace = args.shutdown.grace();
+    tokio::select! {
+        served = served => served?,
+        () = async {
+            let _ = stopped.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "calls still open after the shutdown grace period are cut");
+        }
+    }
     tracing::info!("keyshard shard stopped");
     Ok(())
+}
+
+/// The readiness of a shard: its store answers.
+pub(crate) fn shard_ready(shard: &Arc<Shard>) -> admin::ReadyFn {
+    let shard = Arc::clone(shard);
+    Arc::new(move || {
+        let shard = Arc::clone(&shard);
+        Box::pin(async move { shard.ready().await.is_ok() })
+    })
 }
 
 /// The shard's counters: cache answers and SQL statements sent.

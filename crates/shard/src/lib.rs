@@ -68,6 +68,12 @@ impl Shard {
         }
     }
 
+    /// Whether the shard can serve: its root keys are loaded (a `Shard` has them from the
+    /// start) and its store answers. Unavailable answers `DependencyTimeoutException`.
+    pub async fn ready(&self) -> Result<(), keyshard_core::KmsError> {
+        self.store.ping().await.map_err(error::from_store)
+    }
+
     /// SQL statements the store has sent since it was opened.
     pub fn store_queries(&self) -> u64 {
         self.store.query_count()

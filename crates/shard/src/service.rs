@@ -425,6 +425,10 @@ impl shard_server::Shard for ShardService {
         respond_empty(result)
     }
 
+    async fn ready(&self, _request: Request<v1::Empty>) -> Result<Response<v1::Empty>, Status> {
+        respond_empty(self.shard.ready().await)
+    }
+
     async fn get_signing_key(
         &self,
         request: Request<v1::GetSigningKeyRequest>,

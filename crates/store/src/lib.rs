@@ -182,9 +182,12 @@ pub trait Store: Send + Sync + 'static {
     fn changes(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
 
     /// SQL statements this store has sent since it was opened: a warm cache sends none.
-    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) counts; migrations and the Postgres
-    /// listener's connection do not.
+    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) counts; migrations, readiness
+    /// checks and the Postgres listener's connection do not.
     fn query_count(&self) -> u64;
+
+    /// Whether the database answers a trivial statement now: what a readiness probe asks.
+    async fn ping(&self) -> Result<(), StoreError>;
 
     /// Aliases of the account in ascending name order, optionally only those pointing at
     /// `target`, starting after the name `after`, at most `limit` of them.

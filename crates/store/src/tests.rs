@@ -54,6 +54,7 @@ macro_rules! conformance {
                 aliases::listing_aliases_filters_by_target_and_pages_in_name_order,
                 changes::committed_changes_are_announced_in_order_and_refused_ones_are_not,
                 changes::every_statement_counts_toward_the_query_count,
+                changes::a_ping_succeeds_and_is_not_counted_as_a_query,
                 tags::a_key_created_with_tags_lists_them_in_tag_key_order_page_by_page,
                 tags::tags_are_invisible_from_and_untouchable_by_another_account,
                 tags::tagging_adds_tags_and_replaces_the_values_of_existing_tag_keys,

@@ -352,6 +352,12 @@ impl Cluster {
         output.stdout
     }
 
+    /// The status of a node's `/readyz`: 200 when it should get requests, 503 otherwise.
+    pub(crate) async fn readiness(node: &Node) -> u16 {
+        let address = node.metrics.as_deref().expect("the node serves metrics");
+        http_status(address, "/readyz").await.0
+    }
+
     /// A counter from a shard's `/metrics`.
     pub(crate) async fn metric(&self, shard: usize, name: &str) -> u64 {
         read_metric(&self.shards[shard], name).await
@@ -497,6 +503,13 @@ fn uuid_like() -> String {
 
 /// A plain HTTP/1.1 GET, for the metrics endpoint.
 async fn http_get(address: &str, path: &str) -> String {
+    let (status, body) = http_status(address, path).await;
+    assert_eq!(status, 200, "{path} answered {body}");
+    body
+}
+
+/// The status and body of a GET on an admin endpoint.
+async fn http_status(address: &str, path: &str) -> (u16, String) {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
@@ -518,6 +531,10 @@ async fn http_get(address: &str, path: &str) -> String {
         .await
         .expect("the metrics endpoint answers");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "metrics answered {head}");
-    body.to_owned()
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    (status, body.to_owned())
 }

@@ -217,6 +217,14 @@ where
         self.core().feed.statements()
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.core().pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    }
+
     #[tracing::instrument(skip_all, name = "store.list_aliases", fields(db.system.name = T::SYSTEM, %account))]
     async fn list_aliases(
         &self,

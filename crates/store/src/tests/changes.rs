@@ -89,3 +89,9 @@ pub(super) async fn every_statement_counts_toward_the_query_count(store: &dyn St
     create_key(store, &account, key_id(0x42)).await;
     assert_eq!(store.query_count(), before + 4);
 }
+
+pub(super) async fn a_ping_succeeds_and_is_not_counted_as_a_query(store: &dyn Store) {
+    let before = store.query_count();
+    store.ping().await.unwrap();
+    assert_eq!(store.query_count(), before);
+}
