@@ -228,7 +228,9 @@ async fn requests_keep_succeeding_when_a_shard_is_killed_mid_load() {
     let mut cluster = Cluster::start(3, 2).await;
     let client = cluster.client(0);
     let mut keys = Vec::new();
-    for _ in 0..12 {
+    // With 24 keys, the chance that the killed shard owns none of them is (2/3)^24, under 1 in
+    // 10,000.
+    for _ in 0..24 {
         keys.push(create_key(&client).await);
     }
     let keys = Arc::new(keys);
@@ -277,6 +279,14 @@ async fn requests_keep_succeeding_when_a_shard_is_killed_mid_load() {
         "only {} round trips",
         ok.load(Ordering::Relaxed)
     );
+    // The killed shard owned some of the keys: their calls went on to the next shard.
+    let failovers = cluster
+        .gateway_metric(0, "keyshard_shard_failovers_total")
+        .await
+        + cluster
+            .gateway_metric(1, "keyshard_shard_failovers_total")
+            .await;
+    assert!(failovers > 0, "no call failed over");
     cluster.finish(&[FAILOVER_WARNING]);
 }
 

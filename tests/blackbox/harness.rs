@@ -81,8 +81,9 @@ pub(crate) struct Keyshard {
     reader: Option<JoinHandle<()>>,
     observed: Arc<Mutex<Observed>>,
     data_dir: PathBuf,
-    /// Flags given after the fixed ones, kept for a restart.
+    /// Flags given after the fixed ones, and environment variables, kept for a restart.
     extra_args: Vec<String>,
+    extra_env: Vec<(String, String)>,
     _temp_dir: Option<TempDir>,
     checked: bool,
 }
@@ -95,26 +96,42 @@ impl Keyshard {
 
     /// Starts Keyshard on a fresh data directory with `args` added to `keyshard dev`'s flags.
     pub(crate) async fn start_with_args(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// Starts Keyshard on a fresh data directory with `args` added to `keyshard dev`'s flags
+    /// and `env` to its environment.
+    pub(crate) async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let temp_dir = tempfile::tempdir().expect("a temporary data directory");
         let args: Vec<String> = args.iter().map(|&arg| arg.to_owned()).collect();
-        let mut keyshard = Self::launch(temp_dir.path(), args).await;
+        let env = env
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let mut keyshard = Self::launch(temp_dir.path(), args, env).await;
         keyshard._temp_dir = Some(temp_dir);
         keyshard
     }
 
     /// Starts Keyshard on `data_dir`, which may hold the data of an earlier run.
     pub(crate) async fn start_in(data_dir: &Path) -> Self {
-        Self::launch(data_dir, Vec::new()).await
+        Self::launch(data_dir, Vec::new(), Vec::new()).await
     }
 
-    async fn launch(data_dir: &Path, extra_args: Vec<String>) -> Self {
+    async fn launch(
+        data_dir: &Path,
+        extra_args: Vec<String>,
+        extra_env: Vec<(String, String)>,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyshard"));
         // Settings come from flags only, whatever the environment of the test run holds.
         for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("KEYSHARD_") {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("KEYSHARD_") || name_text.starts_with("OTEL_") {
                 command.env_remove(name);
             }
         }
+        command.envs(extra_env.iter().map(|(n, v)| (n, v)));
         let mut child = command
             .arg("dev")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -146,6 +163,7 @@ impl Keyshard {
             observed: Arc::new(Mutex::new(observed)),
             data_dir: data_dir.to_owned(),
             extra_args,
+            extra_env,
             _temp_dir: None,
             checked: false,
         };
@@ -180,7 +198,12 @@ impl Keyshard {
         self.check();
         self.checked = true;
         let temp_dir = self._temp_dir.take();
-        let mut next = Self::launch(&self.data_dir, self.extra_args.clone()).await;
+        let mut next = Self::launch(
+            &self.data_dir,
+            self.extra_args.clone(),
+            self.extra_env.clone(),
+        )
+        .await;
         next._temp_dir = temp_dir;
         next.observed = Arc::clone(&self.observed);
         next

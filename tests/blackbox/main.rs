@@ -25,3 +25,4 @@ mod rotation;
 mod support;
 mod tags;
 mod tenancy;
+mod traces;

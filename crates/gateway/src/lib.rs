@@ -87,9 +87,16 @@ impl Gateway {
         matches!(tokio::time::timeout(READY_TIMEOUT, asked).await, Ok(Ok(_)))
     }
 
-    /// Requests answered so far, by operation and outcome, with their latency, as Prometheus
-    /// text.
+    /// Requests answered so far, by operation and outcome, with their latency, and the calls
+    /// that failed over to another shard, as Prometheus text.
     pub fn metrics(&self) -> String {
-        self.metrics.render()
+        let mut out = self.metrics.render();
+        out.push_str(&format!(
+            "# HELP keyshard_shard_failovers_total Shard calls sent on to the next shard after a \
+             transport failure.\n# TYPE keyshard_shard_failovers_total counter\n\
+             keyshard_shard_failovers_total {}\n",
+            self.shards.failovers()
+        ));
+        out
     }
 }

@@ -1,7 +1,11 @@
 //! Routing to shards: rendezvous hashing orders the shards for each key, the first is called,
 //! and on a transport failure the next (DESIGN.md, "Routing, caching, consistency").
 
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::TraceContextExt as _;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use keyshard_core::KmsError;
 use keyshard_proto::v1::shard_client::ShardClient;
@@ -27,6 +31,8 @@ struct ShardEndpoint {
 /// The shards a gateway knows, each with a lazily connected gRPC channel.
 pub struct ShardPool {
     shards: Vec<ShardEndpoint>,
+    /// Calls sent on to the next shard after a transport failure.
+    failovers: AtomicU64,
 }
 
 /// A shard address that is not a valid URI authority.
@@ -55,7 +61,10 @@ impl ShardPool {
                 client: ShardClient::new(endpoint.connect_lazy()),
             });
         }
-        Ok(Self { shards })
+        Ok(Self {
+            shards,
+            failovers: AtomicU64::new(0),
+        })
     }
 
     /// A pool of one shard reached over `channel`, such as an in-process transport; `name`
@@ -66,7 +75,13 @@ impl ShardPool {
                 address: name.to_owned(),
                 client: ShardClient::new(channel),
             }],
+            failovers: AtomicU64::new(0),
         }
+    }
+
+    /// Calls sent on to the next shard after a transport failure, since start.
+    pub(crate) fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
     }
 
     /// Calls the shard that owns `route_key`, failing over in rendezvous order.
@@ -79,7 +94,7 @@ impl ShardPool {
     ) -> Result<Resp, KmsError>
     where
         Req: Clone,
-        F: Fn(ShardClient<Channel>, Req) -> Fut,
+        F: Fn(ShardClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         let mut order = rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key);
@@ -97,16 +112,46 @@ impl ShardPool {
                 request.take()
             };
             let Some(this_call) = this_call else { break };
+            let mut this_call = tonic::Request::new(this_call);
+            propagate_trace(this_call.metadata_mut());
             match rpc(shard.client.clone(), this_call).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if is_transport_failure(&status) => {
                     tracing::warn!(shard = %shard.address, attempt, error = %status.message(), "shard call failed");
                     last = error_from_status(&status);
+                    if attempt + 1 < order.len() {
+                        self.failovers.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 Err(status) => return Err(error_from_status(&status)),
             }
         }
         Err(last)
+    }
+}
+
+/// Adds the current span's trace context to a call's metadata (W3C `traceparent`), so that the
+/// shard's span joins the request's trace. Nothing is added when traces are not exported.
+fn propagate_trace(metadata: &mut tonic::metadata::MetadataMap) {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return;
+    }
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut Metadata(metadata));
+    });
+}
+
+/// gRPC metadata as the propagator writes it.
+struct Metadata<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for Metadata<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
+        let value = tonic::metadata::MetadataValue::try_from(value);
+        if let (Ok(key), Ok(value)) = (key, value) {
+            self.0.insert(key, value);
+        }
     }
 }
 

@@ -67,6 +67,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     let shard_metrics = crate::shard::shard_metrics(&shard);
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
+            .trace_fn(crate::telemetry::shard_call_span)
             .add_service(Shard::service(&shard))
             .serve_with_incoming(shard_connections)
             .await;

@@ -15,6 +15,7 @@ mod net;
 mod rewrap;
 mod root_key;
 mod shard;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -64,6 +65,18 @@ enum Command {
     BenchServer(config::BenchServerArgs),
 }
 
+impl Command {
+    /// The service name exported spans carry unless `OTEL_SERVICE_NAME` says otherwise.
+    fn service_name(&self) -> &'static str {
+        match self {
+            Self::Dev(_) => "keyshard-dev",
+            Self::Gateway(_) => "keyshard-gateway",
+            Self::Shard(_) => "keyshard-shard",
+            _ => "keyshard",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match parse_cli() {
         Ok(cli) => cli,
@@ -79,25 +92,27 @@ fn main() -> ExitCode {
         },
         Err(_) => (EnvFilter::new(DEFAULT_LOG), None),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    if let Some((text, err)) = bad_filter {
-        tracing::warn!(value = %text, error = %err, "{LOG_ENV} is not a valid filter; logging at {DEFAULT_LOG}");
-    }
-
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            tracing::error!(error = %err, "cannot start the async runtime");
+            eprintln!("keyshard: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
+    let (telemetry, trace_warning) = {
+        let _in_runtime = runtime.enter();
+        telemetry::init(filter, cli.command.service_name())
+    };
+    if let Some((text, err)) = bad_filter {
+        tracing::warn!(value = %text, error = %err, "{LOG_ENV} is not a valid filter; logging at {DEFAULT_LOG}");
+    }
+    if let Some(warning) = trace_warning {
+        tracing::warn!("{warning}");
+    }
+
     let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await.map_err(Into::into),
@@ -110,6 +125,7 @@ fn main() -> ExitCode {
             Command::BenchServer(args) => bench::serve_reference(args).await.map_err(Into::into),
         }
     });
+    runtime.block_on(telemetry.shutdown());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

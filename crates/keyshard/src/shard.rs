@@ -76,6 +76,7 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         let _ = stopping.send(());
     };
     let served = tonic::transport::Server::builder()
+        .trace_fn(crate::telemetry::shard_call_span)
         .add_service(Shard::service(&shard))
         .serve_with_incoming_shutdown(incoming, signal);
     let grace = args.shutdown.grace();
