@@ -66,11 +66,8 @@ fn shaped_request() -> impl Strategy<Value = (Operation, Value)> {
         let count = members.len();
         (
             Just(op),
-            prop::collection::vec(
-                (prop::sample::select(members), json_value()),
-                0..=count,
-            )
-            .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            prop::collection::vec((prop::sample::select(members), json_value()), 0..=count)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
         )
             .prop_filter("operations with input members", move |_| count > 0)
     })
