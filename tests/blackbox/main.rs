@@ -20,6 +20,7 @@ mod protocol;
 mod random;
 mod raw_http;
 mod reencrypt;
+mod request_fuzz;
 mod restart;
 mod rotation;
 mod support;

@@ -4,12 +4,13 @@
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::harness::{ACCESS_KEY_ID, IO_TIMEOUT, REGION};
 
@@ -171,6 +172,63 @@ pub(crate) fn exchange(address: &str, request: &RawRequest) -> std::io::Result<R
     let _written: std::io::Result<()> = sender.join().unwrap_or(Ok(()));
     match parse_response(&received) {
         Some(response) => Ok(response),
+        None => Err(read.err().unwrap_or_else(|| {
+            std::io::Error::other(format!(
+                "incomplete response: {:?}",
+                String::from_utf8_lossy(&received)
+            ))
+        })),
+    }
+}
+
+/// How the body of a request goes on the wire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pace {
+    /// All at once.
+    AtOnce,
+    /// In `chunks` pieces with `pause` after each.
+    Slowly { chunks: usize, pause: Duration },
+    /// The first `sent` bytes under a `Content-Length` of the whole body, then the connection
+    /// is closed without waiting for an answer.
+    CloseAfter(usize),
+}
+
+/// [`exchange`] on tokio with the body sent at `pace`; writing and reading run together, so a
+/// server that answers early cannot deadlock it. `Ok(None)` after [`Pace::CloseAfter`].
+pub(crate) async fn exchange_paced(
+    address: &str,
+    request: &RawRequest,
+    pace: Pace,
+) -> std::io::Result<Option<RawResponse>> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    let (mut reader, mut writer) = stream.into_split();
+    let head = request.head(address);
+    let body = &request.body;
+    if let Pace::CloseAfter(sent) = pace {
+        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&body[..sent.min(body.len())]).await?;
+        return Ok(None);
+    }
+
+    let send = async {
+        writer.write_all(head.as_bytes()).await?;
+        match pace {
+            Pace::Slowly { chunks, pause } => {
+                for chunk in body.chunks(body.len().div_ceil(chunks.max(1)).max(1)) {
+                    writer.write_all(chunk).await?;
+                    writer.flush().await?;
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            Pace::AtOnce | Pace::CloseAfter(_) => writer.write_all(body).await?,
+        }
+        writer.flush().await
+    };
+    let mut received = Vec::new();
+    let (_sent, read) = tokio::join!(send, reader.read_to_end(&mut received));
+    // A server may answer and close before taking the whole body; the answer is what counts.
+    match parse_response(&received) {
+        Some(response) => Ok(Some(response)),
         None => Err(read.err().unwrap_or_else(|| {
             std::io::Error::other(format!(
                 "incomplete response: {:?}",

@@ -53,8 +53,6 @@ fn len_prefix(len: usize) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     use super::*;
 
     fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
@@ -85,31 +83,5 @@ mod tests {
             ctx(&[("k", "v")]).canonical_bytes(),
             [0, 0, 0, 1, 0, 0, 0, 1, b'k', 0, 0, 0, 1, b'v']
         );
-    }
-
-    proptest! {
-        #[test]
-        fn pair_order_does_not_matter(pairs in prop::collection::vec((".{0,8}", ".{0,8}"), 0..6)) {
-            let forward: BTreeMap<_, _> = pairs.iter().cloned().collect();
-            let backward: BTreeMap<_, _> = pairs.iter().rev().cloned().collect();
-            // Later duplicates win in both maps; compare only when both kept the same pairs.
-            prop_assume!(forward == backward);
-            prop_assert_eq!(
-                EncryptionContext::new(forward).canonical_bytes(),
-                EncryptionContext::new(backward).canonical_bytes()
-            );
-        }
-
-        #[test]
-        fn different_contexts_encode_differently(
-            a in prop::collection::btree_map(".{0,6}", ".{0,6}", 0..4),
-            b in prop::collection::btree_map(".{0,6}", ".{0,6}", 0..4),
-        ) {
-            prop_assume!(a != b);
-            prop_assert_ne!(
-                EncryptionContext::new(a).canonical_bytes(),
-                EncryptionContext::new(b).canonical_bytes()
-            );
-        }
     }
 }

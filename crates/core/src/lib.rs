@@ -7,6 +7,8 @@ pub mod authz;
 pub mod blob;
 pub mod context;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod grants;
 pub mod id;
 pub mod marker;

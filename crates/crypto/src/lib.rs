@@ -8,6 +8,8 @@
 mod blob;
 mod credentials;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod ring;
 mod secret;
 mod sigv4;

@@ -4,6 +4,8 @@
 //! key material.
 
 mod auth;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod json;
 mod metrics;
 mod ops;

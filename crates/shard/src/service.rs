@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use keyshard_core::KmsError;
+use keyshard_core::grants::GrantToken;
 use keyshard_core::id::KeyRefForms;
 use keyshard_core::operation::Operation;
 use keyshard_proto::v1::shard_server;
@@ -85,6 +86,13 @@ impl shard_server::Shard for ShardService {
     ) -> Result<Response<v1::KeyMetadataResponse>, Status> {
         let req = request.into_inner();
         let scope = caller_scope(req.caller.as_ref())?;
+        // The model lists no InvalidGrantTokenException for DescribeKey: a token Keyshard did
+        // not issue names no grant, so it is left out rather than refused.
+        let grant_tokens: Vec<String> = req
+            .grant_tokens
+            .into_iter()
+            .filter(|token| GrantToken::parse(token).is_ok())
+            .collect();
         let result = self
             .shard
             .authorized_key(
@@ -93,7 +101,7 @@ impl shard_server::Shard for ShardService {
                 KeyRefForms::All,
                 Operation::DescribeKey,
                 Subject::Plain,
-                &req.grant_tokens,
+                &grant_tokens,
             )
             .await;
         respond(result.map(|key| v1::KeyMetadataResponse {
