@@ -290,6 +290,71 @@ async fn requests_keep_succeeding_when_a_shard_is_killed_mid_load() {
     cluster.finish(&[FAILOVER_WARNING]);
 }
 
+// A shard that hangs instead of dying (SIGSTOP): its calls time out and go on to the other
+// shard, every call succeeds, and after SIGCONT everything made before decrypts.
+#[tokio::test]
+async fn calls_to_a_paused_shard_time_out_and_fail_over() {
+    let cluster = Cluster::start(2, 1).await;
+    let client = cluster.client(0);
+    let mut sealed = Vec::new();
+    for _ in 0..8 {
+        let key_id = create_key(&client).await;
+        let encrypted = client
+            .encrypt()
+            .key_id(&key_id)
+            .plaintext(blob("before the pause"))
+            .send()
+            .await
+            .expect("Encrypt");
+        let ciphertext = encrypted.ciphertext_blob().expect("CiphertextBlob").clone();
+        sealed.push((key_id, ciphertext));
+    }
+
+    cluster.shards[0].signal("STOP");
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for (key_id, _) in &sealed {
+        let client = client.clone();
+        let key_id = key_id.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .generate_data_key()
+                .key_id(&key_id)
+                .number_of_bytes(32)
+                .send()
+                .await
+                .map(|generated| generated.key_id().map(str::to_owned))
+        }));
+    }
+    for (call, (key_id, _)) in calls.into_iter().zip(&sealed) {
+        let generated = call.await.expect("the call does not panic");
+        assert_eq!(
+            generated.expect("GenerateDataKey while a shard is paused"),
+            Some(key_arn(key_id))
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "calls took {:?}",
+        started.elapsed()
+    );
+
+    cluster.shards[0].signal("CONT");
+    for (_, ciphertext) in sealed {
+        let decrypted = client
+            .decrypt()
+            .ciphertext_blob(ciphertext)
+            .send()
+            .await
+            .expect("Decrypt after the pause");
+        assert_eq!(
+            decrypted.plaintext().map(|p| p.as_ref().to_vec()),
+            Some(b"before the pause".to_vec())
+        );
+    }
+    cluster.finish(&[FAILOVER_WARNING]);
+}
+
 #[tokio::test]
 async fn a_shard_killed_during_create_key_leaves_each_key_whole_or_absent() {
     let mut cluster = Cluster::start(2, 1).await;

@@ -5,6 +5,7 @@ use opentelemetry::propagation::Injector;
 use opentelemetry::trace::TraceContextExt as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use keyshard_core::KmsError;
@@ -44,6 +45,16 @@ pub struct InvalidShardAddress {
     source: tonic::transport::Error,
 }
 
+/// How long connecting to a shard may take before the call moves on.
+const SHARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one call to a shard may take: a shard that hangs (paused, or cut off without a
+/// reset) fails its calls after this long, and idempotent ones go on to the next shard.
+const SHARD_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection that answers no HTTP/2 ping within this long is dropped.
+const SHARD_KEEPALIVE: Duration = Duration::from_secs(5);
+
 impl ShardPool {
     /// A pool over `host:port` addresses. Connections are made on first use.
     pub fn new(addresses: &[String]) -> Result<Self, InvalidShardAddress> {
@@ -56,6 +67,13 @@ impl ShardPool {
                         source,
                     }
                 })?;
+            let endpoint = endpoint
+                .connect_timeout(SHARD_CONNECT_TIMEOUT)
+                .timeout(SHARD_CALL_TIMEOUT)
+                .http2_keep_alive_interval(SHARD_KEEPALIVE)
+                .keep_alive_timeout(SHARD_KEEPALIVE)
+                .keep_alive_while_idle(true)
+                .tcp_nodelay(true);
             shards.push(ShardEndpoint {
                 address: address.clone(),
                 client: ShardClient::new(endpoint.connect_lazy()),

@@ -112,6 +112,21 @@ impl Node {
         }
     }
 
+    /// Sends a signal such as `STOP` or `CONT` to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("the node is running");
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(
+            sent.success(),
+            "SIG{name} could not be sent to {}",
+            self.name
+        );
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
