@@ -61,7 +61,8 @@ pub(crate) struct Ticket(u64);
 /// The caches and their hit counters.
 pub(crate) struct KeyCache {
     ttl: Duration,
-    keys: Cache<(AccountId, KeyId), Entry<Arc<KeyEntry>>>,
+    /// By key id alone: key ids are unique across accounts, and a lookup checks the account.
+    keys: Cache<KeyId, Entry<Arc<KeyEntry>>>,
     aliases: Cache<(AccountId, AliasName), Entry<KeyId>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -75,10 +76,9 @@ impl KeyCache {
         // control with tokio's paused clock.
         Self {
             ttl: config.ttl,
-            keys: Cache::builder()
-                .max_capacity(config.capacity)
-                .time_to_live(config.ttl)
-                .build(),
+            // No moka TTL here: `loaded_at` decides freshness, and the size bound frees memory,
+            // which saves moka's per-entry expiry bookkeeping on the largest cache.
+            keys: Cache::builder().max_capacity(config.capacity).build(),
             aliases: Cache::builder()
                 .max_capacity(config.capacity)
                 .time_to_live(config.ttl)
@@ -106,7 +106,7 @@ impl KeyCache {
 
     /// Caches a key's record, in place of whatever was cached of the key.
     pub(crate) fn put_record(&self, ticket: Ticket, record: &KeyRecord) {
-        let key = (record.account.clone(), record.key_id);
+        let key = record.key_id;
         if self.outdated(ticket) {
             return;
         }
@@ -115,7 +115,7 @@ impl KeyCache {
             access: OnceLock::new(),
             material: RwLock::new(Vec::new()),
         });
-        self.keys.insert(key.clone(), self.entry(entry));
+        self.keys.insert(key, self.entry(entry));
         if self.outdated(ticket) {
             self.keys.invalidate(&key);
         }
@@ -202,7 +202,10 @@ impl KeyCache {
     /// Drops everything cached for one key.
     pub(crate) fn invalidate_key(&self, account: &AccountId, key_id: KeyId) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
-        self.keys.invalidate(&(account.clone(), key_id));
+        let cached = self.keys.get(&key_id);
+        if cached.is_some_and(|entry| entry.value.record.account == *account) {
+            self.keys.invalidate(&key_id);
+        }
     }
 
     pub(crate) fn invalidate_alias(&self, account: &AccountId, name: &AliasName) {
@@ -224,9 +227,10 @@ impl KeyCache {
         self.misses.load(Ordering::Relaxed)
     }
 
-    /// The key's entry if it is cached and fresh; not counted.
+    /// The key's entry if it is cached, fresh and the account's; not counted.
     fn key_entry(&self, account: &AccountId, key_id: KeyId) -> Option<Arc<KeyEntry>> {
-        self.live(self.keys.get(&(account.clone(), key_id)))
+        self.live(self.keys.get(&key_id))
+            .filter(|entry| entry.record.account == *account)
     }
 
     /// Applies `add` to the key's fresh entry, unless an invalidation ran since `ticket`; if one
@@ -246,7 +250,7 @@ impl KeyCache {
         };
         add(&entry);
         if self.outdated(ticket) {
-            self.keys.invalidate(&(account.clone(), key_id));
+            self.keys.invalidate(&key_id);
         }
     }
 
