@@ -12,11 +12,19 @@ pub(crate) const REDACTED_DEBUG: &[&str] = &[
     ".keyshard.shard.v1.DecryptResponse",
     ".keyshard.shard.v1.GenerateRandomResponse",
     ".keyshard.shard.v1.GetSigningKeyResponse",
+    ".keyshard.kms.v1.GenerateDataKeyResponse",
+    ".keyshard.kms.v1.EncryptRequest",
+    ".keyshard.kms.v1.DecryptResponse",
+    ".keyshard.kms.v1.GenerateRandomResponse",
 ];
 
 fn generate(out_dir: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let fds = protox::compile(["keyshard/shard/v1/shard.proto"], [&root]).expect("protos compile");
+    let fds = protox::compile(
+        ["keyshard/shard/v1/shard.proto", "keyshard/kms/v1/kms.proto"],
+        [&root],
+    )
+    .expect("protos compile");
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
