@@ -38,8 +38,8 @@ pub fn public_status(err: &KmsError) -> Status {
 }
 
 /// The AWS error type of a status from the public API (its message is the status message), or
-/// `None` for a status
-/// that carries no error type (a failure of the transport or of a proxy on the way).
+/// `None` for a status that carries no error type (a failure of the transport or of a proxy on
+/// the way).
 pub fn public_error_type(status: &Status) -> Option<&str> {
     status
         .metadata()
