@@ -1,15 +1,15 @@
 //! One handler per operation: decode the JSON request, validate it against the model, call a
 //! shard, encode the JSON response.
 
-mod aliases;
-mod data;
+pub(crate) mod aliases;
+pub(crate) mod data;
 mod grants;
-mod keys;
+pub(crate) mod keys;
 mod lifecycle;
 mod policies;
-mod reencrypt;
+pub(crate) mod reencrypt;
 mod rotation;
-mod tags;
+pub(crate) mod tags;
 
 use keyshard_core::KmsError;
 use keyshard_core::id::Scope;

@@ -56,6 +56,10 @@ pub(crate) struct DevArgs {
     #[arg(long, env = "KEYSHARD_DATA_DIR", default_value = "keyshard-data")]
     pub(crate) data_dir: PathBuf,
 
+    /// Address of the public gRPC API (`keyshard.kms.v1`); not served unless given.
+    #[arg(long, env = "KEYSHARD_GRPC_LISTEN")]
+    pub(crate) grpc_listen: Option<SocketAddr>,
+
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
@@ -93,6 +97,10 @@ pub(crate) struct GatewayArgs {
     /// Shard gRPC addresses (`host:port`), comma-separated.
     #[arg(long, env = "KEYSHARD_SHARDS", value_delimiter = ',', required = true)]
     pub(crate) shards: Vec<String>,
+
+    /// Address of the public gRPC API (`keyshard.kms.v1`); not served unless given.
+    #[arg(long, env = "KEYSHARD_GRPC_LISTEN")]
+    pub(crate) grpc_listen: Option<SocketAddr>,
 
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
