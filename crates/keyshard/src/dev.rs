@@ -100,7 +100,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
             "development mode on a non-loopback address: anyone who can reach it can use every key"
         );
     }
-    tracing::info!(%listen, grpc_listen, shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
+    tracing::info!(%listen, grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
     tracing::info!("keyshard stopped");
     Ok(())

@@ -67,7 +67,7 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
     } else {
         warn_unverified_credentials(&scope);
     }
-    tracing::info!(%listen, grpc_listen, shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
+    tracing::info!(%listen, grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal()).await;
     tracing::info!("keyshard gateway stopped");
     Ok(())
