@@ -4,6 +4,7 @@
 
 mod batch;
 mod errors;
+mod probes;
 
 use std::collections::HashMap;
 

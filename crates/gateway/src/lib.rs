@@ -17,7 +17,7 @@ mod sigv4;
 use keyshard_core::id::Region;
 
 pub use auth::AuthMode;
-pub use grpc::serve_grpc;
+pub use grpc::{GrpcServeError, serve_grpc};
 pub use quota::{
     ALL as ALL_QUOTA_CLASSES, QuotaOverrides, QuotaSettingError, is_class as is_quota_class,
     parse_overrides as parse_quota_overrides,

@@ -35,6 +35,10 @@ pub mod kms {
     include!("generated/keyshard.kms.v1.rs");
 }
 
+/// The encoded `FileDescriptorSet` of the public API (with the well-known types it imports),
+/// for gRPC server reflection; see the freshness test.
+pub const KMS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/keyshard.kms.v1.bin");
+
 pub use convert::caller_scope;
 pub use public_status::{ERROR_TYPE_METADATA, public_code, public_error_type, public_status};
 pub use status::{carries_kms_error, error_from_status, status_from_error};

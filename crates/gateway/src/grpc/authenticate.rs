@@ -74,7 +74,11 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         // The clone that was polled ready serves this call; the fresh one waits for the next.
         let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Health checks and reflection are open to anyone, as probes and grpcurl expect.
+        if !req.uri().path().starts_with(SERVICE_PATH) {
+            return Box::pin(inner.call(req));
+        }
         Box::pin(handle(Arc::clone(&self.gateway), inner, req))
     }
 }
