@@ -16,6 +16,8 @@ pub(crate) const REDACTED_DEBUG: &[&str] = &[
     ".keyshard.kms.v1.EncryptRequest",
     ".keyshard.kms.v1.DecryptResponse",
     ".keyshard.kms.v1.GenerateRandomResponse",
+    ".v2.DecryptResponse",
+    ".v2.EncryptRequest",
 ];
 
 /// The public API's descriptor set, which gRPC server reflection serves.
@@ -31,7 +33,11 @@ fn generate(out_dir: &Path) {
     .expect("write the descriptor set");
 
     let fds = protox::compile(
-        ["keyshard/shard/v1/shard.proto", "keyshard/kms/v1/kms.proto"],
+        [
+            "keyshard/shard/v1/shard.proto",
+            "keyshard/kms/v1/kms.proto",
+            "k8s.io/kms/apis/v2/api.proto",
+        ],
         [&root],
     )
     .expect("protos compile");

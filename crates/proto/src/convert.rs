@@ -8,7 +8,7 @@ use keyshard_core::id::Scope;
 use keyshard_core::tags::Tag;
 use tonic::Status;
 
-use crate::{kms, v1};
+use crate::{k8s_kms_v2, kms, v1};
 
 impl v1::Caller {
     /// A caller in `scope` acting as `principal`.
@@ -135,6 +135,12 @@ redacted_debug! {
     } redacting { plaintext }
     DecryptResponse { key_id, encryption_algorithm, key_material_id } redacting { plaintext }
     GenerateRandomResponse { } redacting { plaintext }
+}
+
+redacted_debug! {
+    k8s_kms_v2:
+    EncryptRequest { uid } redacting { plaintext }
+    DecryptResponse { } redacting { plaintext }
 }
 
 #[cfg(test)]

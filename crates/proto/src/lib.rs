@@ -35,6 +35,21 @@ pub mod kms {
     include!("generated/keyshard.kms.v1.rs");
 }
 
+/// Code generated from `proto/k8s.io/kms/apis/v2/api.proto`, the Kubernetes KMS v2 plugin API as
+/// Kubernetes publishes it (package `v2`); see the freshness test.
+#[rustfmt::skip]
+#[allow(
+    unreachable_pub,
+    unused_qualifications,
+    elided_lifetimes_in_paths,
+    clippy::all,
+    clippy::use_self,
+    reason = "generated code follows prost and tonic conventions, not ours"
+)]
+pub mod k8s_kms_v2 {
+    include!("generated/v2.rs");
+}
+
 /// The encoded `FileDescriptorSet` of the public API (with the well-known types it imports),
 /// for gRPC server reflection; see the freshness test.
 pub const KMS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/keyshard.kms.v1.bin");

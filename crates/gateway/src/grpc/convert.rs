@@ -224,6 +224,7 @@ pub(super) fn encrypt_response(mut r: v1::EncryptResponse) -> kms::EncryptRespon
         ciphertext_blob: std::mem::take(&mut r.ciphertext_blob),
         key_id: std::mem::take(&mut r.key_id),
         encryption_algorithm: symmetric_default(),
+        key_material_id: std::mem::take(&mut r.key_material_id),
     }
 }
 

@@ -180,6 +180,10 @@ pub struct EncryptResponse {
     pub key_id: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub encryption_algorithm: ::prost::alloc::string::String,
+    /// The key material the plaintext was sealed under, as GenerateDataKey reports it (an
+    /// addition to AWS's Encrypt response).
+    #[prost(string, tag = "4")]
+    pub key_material_id: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DecryptRequest {
