@@ -4,6 +4,7 @@
 
 mod batch;
 mod errors;
+mod kms_plugin;
 mod probes;
 
 use std::collections::HashMap;

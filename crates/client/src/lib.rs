@@ -43,6 +43,7 @@
 //! ```
 
 mod error;
+pub mod kms_plugin;
 mod signing;
 
 use keyshard_proto::kms::key_management_client::KeyManagementClient;

@@ -126,6 +126,29 @@ pub(crate) struct GatewayArgs {
     pub(crate) gateway_replicas: u32,
 }
 
+/// `keyshard kms-plugin`. The access key it signs with comes from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and, for temporary credentials, `AWS_SESSION_TOKEN`.
+#[derive(clap::Args)]
+pub(crate) struct KmsPluginArgs {
+    /// Unix socket kube-apiserver connects to (its EncryptionConfiguration's `endpoint`,
+    /// without `unix://`). A socket file left there by an earlier run is replaced; the new one
+    /// is owner-only.
+    #[arg(long, env = "KEYSHARD_KMS_PLUGIN_SOCKET")]
+    pub(crate) socket: PathBuf,
+
+    /// Keyshard's public gRPC API, such as `http://keyshard-gateway:8310`.
+    #[arg(long, env = "KEYSHARD_ENDPOINT")]
+    pub(crate) endpoint: String,
+
+    /// ARN of the key that encrypts the API server's data encryption keys.
+    #[arg(long, env = "KEYSHARD_KMS_PLUGIN_KEY_ID")]
+    pub(crate) key_id: String,
+
+    /// Region the gateway serves, which signatures are scoped to.
+    #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
+}
+
 /// Root keys: the active one, from a file or an environment variable, and previous ones that
 /// still unwrap key versions not yet re-wrapped.
 #[derive(clap::Args)]
