@@ -77,6 +77,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Keyshard {
     child: Option<Child>,
     address: String,
+    /// The public gRPC API's `host:port`, when started with `--grpc-listen`.
+    grpc_address: Option<String>,
     log: Arc<Mutex<Vec<u8>>>,
     reader: Option<JoinHandle<()>>,
     observed: Arc<Mutex<Observed>>,
@@ -158,6 +160,7 @@ impl Keyshard {
         let mut keyshard = Self {
             child: Some(child),
             address: String::new(),
+            grpc_address: None,
             log,
             reader: Some(reader),
             observed: Arc::new(Mutex::new(observed)),
@@ -171,14 +174,17 @@ impl Keyshard {
         let ready = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines_rx.recv().await {
                 if line.contains(READY_LINE) {
-                    return listen_address(&line);
+                    return listen_address(&line).map(|address| (address, line));
                 }
             }
             None
         })
         .await;
         match ready {
-            Ok(Some(address)) => keyshard.address = address,
+            Ok(Some((address, line))) => {
+                keyshard.address = address;
+                keyshard.grpc_address = log_field(&line, "grpc_listen");
+            }
             _ => {
                 keyshard.stop();
                 keyshard.checked = true;
@@ -212,6 +218,18 @@ impl Keyshard {
     /// The `host:port` of the JSON API.
     pub(crate) fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The `host:port` of the public gRPC API; the test must have passed `--grpc-listen`.
+    pub(crate) fn grpc_address(&self) -> &str {
+        self.grpc_address
+            .as_deref()
+            .expect("keyshard was started with --grpc-listen")
+    }
+
+    /// Registers bytes the test handled that must never appear in the log.
+    pub(crate) fn observe_secret(&self, secret: &[u8]) {
+        lock(&self.observed).secrets.push(secret.to_vec());
     }
 
     /// The data directory this Keyshard runs on.
@@ -418,6 +436,13 @@ pub(crate) fn collect_log(
             }
         }
     }
+}
+
+/// The value of the field `name` on a log line.
+pub(crate) fn log_field(line: &str, name: &str) -> Option<String> {
+    let (_, rest) = line.split_once(&format!(" {name}="))?;
+    let value = rest.split_whitespace().next()?;
+    Some(value.to_owned())
 }
 
 pub(crate) fn listen_address(line: &str) -> Option<String> {

@@ -10,6 +10,7 @@ mod deletion;
 mod description;
 mod encrypt_decrypt;
 mod grants;
+mod grpc;
 mod harness;
 mod keys;
 mod lifecycle;

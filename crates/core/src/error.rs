@@ -112,6 +112,32 @@ pub struct WireError<'a> {
     pub message: Option<&'a str>,
 }
 
+/// What kind of failure an error is, in the terms of gRPC status codes, for front ends that
+/// answer with a code rather than an HTTP status.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Category {
+    /// The request is malformed or names something malformed.
+    InvalidArgument,
+    /// What the request names does not exist.
+    NotFound,
+    /// What the request would create exists already.
+    AlreadyExists,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// The caller could not be authenticated.
+    Unauthenticated,
+    /// A quota or limit was reached.
+    ResourceExhausted,
+    /// The key or resource is not in a state that allows the operation.
+    FailedPrecondition,
+    /// Keyshard does not implement the operation or option.
+    Unimplemented,
+    /// A dependency did not answer in time; retrying may succeed.
+    Unavailable,
+    /// A fault of the service.
+    Internal,
+}
+
 impl KmsError {
     /// `DisabledException` as AWS words it for every operation on a disabled key.
     pub fn disabled(arn: impl fmt::Display) -> Self {
@@ -237,6 +263,44 @@ impl KmsError {
             "UnsupportedOperationException" => Self::UnsupportedOperation(m),
             "ValidationException" => Self::Validation(m),
             other => Self::Internal(format!("unrecognised error type {other}")),
+        }
+    }
+
+    /// The category of this error. Every variant is listed, as in [`wire`](Self::wire).
+    pub fn category(&self) -> Category {
+        use Category as C;
+        match self {
+            Self::AccessDenied(_) => C::PermissionDenied,
+            Self::AlreadyExists(_) => C::AlreadyExists,
+            Self::Conflict(_) => C::FailedPrecondition,
+            Self::CustomKeyStoreNotFound(_) => C::NotFound,
+            Self::DependencyTimeout(_) => C::Unavailable,
+            Self::Disabled(_) => C::FailedPrecondition,
+            Self::DryRunOperation => C::FailedPrecondition,
+            Self::ExpiredToken => C::Unauthenticated,
+            Self::IncompleteSignature(_) => C::Unauthenticated,
+            Self::IncorrectKey => C::InvalidArgument,
+            Self::Internal(_) => C::Internal,
+            Self::InvalidAliasName(_) => C::InvalidArgument,
+            Self::InvalidArn(_) => C::InvalidArgument,
+            Self::InvalidCiphertext => C::InvalidArgument,
+            Self::InvalidGrantId(_) => C::InvalidArgument,
+            Self::InvalidGrantToken(_) => C::InvalidArgument,
+            Self::InvalidKeyUsage(_) => C::InvalidArgument,
+            Self::InvalidMarker(_) => C::InvalidArgument,
+            Self::InvalidSignature(_) => C::Unauthenticated,
+            Self::InvalidState(_) => C::FailedPrecondition,
+            Self::LimitExceeded(_) => C::ResourceExhausted,
+            Self::MalformedPolicyDocument(_) => C::InvalidArgument,
+            Self::MissingAuthenticationToken => C::Unauthenticated,
+            Self::NotFound(_) => C::NotFound,
+            Self::Serialization => C::InvalidArgument,
+            Self::Tag(_) => C::InvalidArgument,
+            Self::Throttling(_) => C::ResourceExhausted,
+            Self::UnknownOperation => C::Unimplemented,
+            Self::UnrecognizedClient => C::Unauthenticated,
+            Self::UnsupportedOperation(_) => C::Unimplemented,
+            Self::Validation(_) => C::InvalidArgument,
         }
     }
 

@@ -6,6 +6,7 @@
 mod auth;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod grpc;
 mod json;
 mod metrics;
 mod ops;
@@ -22,6 +23,7 @@ use keyshard_core::id::Region;
 use keyshard_proto::v1;
 
 pub use auth::AuthMode;
+pub use grpc::{GrpcServeError, serve_grpc};
 pub use quota::{
     ALL as ALL_QUOTA_CLASSES, QuotaOverrides, QuotaSettingError, is_class as is_quota_class,
     parse_overrides as parse_quota_overrides,

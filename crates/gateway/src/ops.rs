@@ -1,15 +1,15 @@
 //! One handler per operation: decode the JSON request, validate it against the model, call a
 //! shard, encode the JSON response.
 
-mod aliases;
-mod data;
+pub(crate) mod aliases;
+pub(crate) mod data;
 mod grants;
-mod keys;
+pub(crate) mod keys;
 mod lifecycle;
 mod policies;
-mod reencrypt;
+pub(crate) mod reencrypt;
 mod rotation;
-mod tags;
+pub(crate) mod tags;
 
 use keyshard_core::KmsError;
 use keyshard_core::id::Scope;
@@ -28,22 +28,22 @@ pub(crate) async fn dispatch(
     body: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     match op {
-        Operation::CreateKey => keys::create_key(call, body).await,
-        Operation::DescribeKey => keys::describe_key(call, body).await,
-        Operation::ListKeys => keys::list_keys(call, body).await,
+        Operation::CreateKey => keys::create_key_json(call, body).await,
+        Operation::DescribeKey => keys::describe_key_json(call, body).await,
+        Operation::ListKeys => keys::list_keys_json(call, body).await,
         Operation::EnableKey => keys::set_enabled(call, body, true).await,
         Operation::DisableKey => keys::set_enabled(call, body, false).await,
-        Operation::CreateAlias => aliases::create_alias(call, body).await,
+        Operation::CreateAlias => aliases::create_alias_json(call, body).await,
         Operation::UpdateAlias => aliases::update_alias(call, body).await,
-        Operation::DeleteAlias => aliases::delete_alias(call, body).await,
-        Operation::ListAliases => aliases::list_aliases(call, body).await,
-        Operation::GenerateDataKey => data::generate_data_key(call, body, true).await,
+        Operation::DeleteAlias => aliases::delete_alias_json(call, body).await,
+        Operation::ListAliases => aliases::list_aliases_json(call, body).await,
+        Operation::GenerateDataKey => data::generate_data_key_json(call, body, true).await,
         Operation::GenerateDataKeyWithoutPlaintext => {
-            data::generate_data_key(call, body, false).await
+            data::generate_data_key_json(call, body, false).await
         }
-        Operation::Encrypt => data::encrypt(call, body).await,
-        Operation::Decrypt => data::decrypt(call, body).await,
-        Operation::GenerateRandom => data::generate_random(call, body).await,
+        Operation::Encrypt => data::encrypt_json(call, body).await,
+        Operation::Decrypt => data::decrypt_json(call, body).await,
+        Operation::GenerateRandom => data::generate_random_json(call, body).await,
         Operation::TagResource => tags::tag_resource(call, body).await,
         Operation::UntagResource => tags::untag_resource(call, body).await,
         Operation::ListResourceTags => tags::list_resource_tags(call, body).await,
@@ -58,7 +58,7 @@ pub(crate) async fn dispatch(
         Operation::ScheduleKeyDeletion => lifecycle::schedule_key_deletion(call, body).await,
         Operation::CancelKeyDeletion => lifecycle::cancel_key_deletion(call, body).await,
         Operation::UpdateKeyDescription => lifecycle::update_key_description(call, body).await,
-        Operation::ReEncrypt => reencrypt::re_encrypt(call, body).await,
+        Operation::ReEncrypt => reencrypt::re_encrypt_json(call, body).await,
         Operation::CreateGrant => grants::create_grant(call, body).await,
         Operation::ListGrants => grants::list_grants(call, body).await,
         Operation::ListRetirableGrants => grants::list_retirable_grants(call, body).await,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::body::{Body, Bytes};
 use keyshard_core::KmsError;
 use keyshard_core::operation::Operation;
 
@@ -50,7 +50,11 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (at once when the declared
 /// length is larger) and a body that does not arrive in [`BODY_READ_TIMEOUT`].
-pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, KmsError> {
+pub(crate) async fn read_body<B>(body: B) -> Result<Bytes, KmsError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let too_large = || {
         KmsError::Validation(format!(
             "Request body must be at most {MAX_BODY_BYTES} bytes."

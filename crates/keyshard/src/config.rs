@@ -71,6 +71,10 @@ pub(crate) struct DevArgs {
     #[arg(long, env = "KEYSHARD_DATA_DIR", default_value = "keyshard-data")]
     pub(crate) data_dir: PathBuf,
 
+    /// Address of the public gRPC API (`keyshard.kms.v1`); not served unless given.
+    #[arg(long, env = "KEYSHARD_GRPC_LISTEN")]
+    pub(crate) grpc_listen: Option<SocketAddr>,
+
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
@@ -112,6 +116,10 @@ pub(crate) struct GatewayArgs {
     #[arg(long, env = "KEYSHARD_SHARDS", value_delimiter = ',', required = true)]
     pub(crate) shards: Vec<String>,
 
+    /// Address of the public gRPC API (`keyshard.kms.v1`); not served unless given.
+    #[arg(long, env = "KEYSHARD_GRPC_LISTEN")]
+    pub(crate) grpc_listen: Option<SocketAddr>,
+
     /// Address of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "KEYSHARD_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
@@ -137,6 +145,29 @@ pub(crate) struct GatewayArgs {
     /// How many gateways serve the deployment: each enforces this share of every quota.
     #[arg(long, env = "KEYSHARD_GATEWAY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) gateway_replicas: u32,
+}
+
+/// `keyshard kms-plugin`. The access key it signs with comes from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and, for temporary credentials, `AWS_SESSION_TOKEN`.
+#[derive(clap::Args)]
+pub(crate) struct KmsPluginArgs {
+    /// Unix socket kube-apiserver connects to (its EncryptionConfiguration's `endpoint`,
+    /// without `unix://`). A socket file left there by an earlier run is replaced; the new one
+    /// is owner-only.
+    #[arg(long, env = "KEYSHARD_KMS_PLUGIN_SOCKET")]
+    pub(crate) socket: PathBuf,
+
+    /// Keyshard's public gRPC API, such as `http://keyshard-gateway:8310`.
+    #[arg(long, env = "KEYSHARD_ENDPOINT")]
+    pub(crate) endpoint: String,
+
+    /// ARN of the key that encrypts the API server's data encryption keys.
+    #[arg(long, env = "KEYSHARD_KMS_PLUGIN_KEY_ID")]
+    pub(crate) key_id: String,
+
+    /// Region the gateway serves, which signatures are scoped to.
+    #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
 }
 
 /// Root keys: the active one, from a file or an environment variable, and previous ones that

@@ -87,6 +87,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     admin::serve(args.metrics_listen, metrics, admin::gateway_ready(&gateway)).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
+    let grpc_listen = crate::gateway::serve_public_grpc(args.grpc_listen, &gateway).await?;
 
     tracing::warn!(
         data_dir = %args.data_dir.display(),
@@ -100,7 +101,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
             "development mode on a non-loopback address: anyone who can reach it can use every key"
         );
     }
-    tracing::info!(%listen, shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
+    tracing::info!(%listen, grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
     let grace = args.shutdown.grace();
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal(), grace).await;
     tracing::info!("keyshard stopped");

@@ -1,6 +1,7 @@
 //! `keyshard gateway`: the JSON 1.1 front end, in front of shards listed by address. It holds
 //! no database connection and no key material.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use keyshard_gateway::{AuthMode, Gateway, QuotaSettings, ShardPool, parse_quota_overrides};
@@ -60,17 +61,39 @@ pub(crate) async fn run(args: GatewayArgs) -> Result<(), GatewayError> {
     admin::serve(args.metrics_listen, admin::gateway_metrics(&gateway), ready).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
+    let grpc_listen = serve_public_grpc(args.grpc_listen, &gateway).await?;
 
     if auth == AuthMode::SigV4 {
         tracing::info!("verifying SigV4 signatures against the credential store");
     } else {
         warn_unverified_credentials(&scope);
     }
-    tracing::info!(%listen, shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
+    tracing::info!(%listen, grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shards = %addresses.join(","), region = %scope.region, "keyshard gateway ready to serve");
     let grace = args.shutdown.grace();
     keyshard_gateway::serve(listener, gateway, net::shutdown_signal(), grace).await;
     tracing::info!("keyshard gateway stopped");
     Ok(())
+}
+
+/// Starts the public gRPC API on `address`, if given, until the process is asked to stop, and
+/// returns the address it bound.
+pub(crate) async fn serve_public_grpc(
+    address: Option<SocketAddr>,
+    gateway: &Arc<Gateway>,
+) -> Result<Option<String>, ListenError> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    let listener = net::bind(&address.to_string()).await?;
+    let bound = net::local_address(&listener)?;
+    let gateway = Arc::clone(gateway);
+    tokio::spawn(async move {
+        let served = keyshard_gateway::serve_grpc(listener, gateway, net::shutdown_signal()).await;
+        if let Err(err) = served {
+            tracing::error!(error = %err, "the public gRPC API stopped");
+        }
+    });
+    Ok(Some(bound))
 }
 
 /// Says plainly that signatures are not verified yet.

@@ -10,6 +10,7 @@ mod data_dir;
 mod dev;
 mod gateway;
 mod in_process;
+mod kms_plugin;
 mod migrate;
 mod net;
 mod rewrap;
@@ -58,6 +59,8 @@ enum Command {
     RewrapRootKey(config::RewrapArgs),
     /// Manage accounts, their quotas and their access keys.
     Accounts(config::AccountsArgs),
+    /// Serve the Kubernetes KMS v2 plugin API on a Unix socket, with one Keyshard key.
+    KmsPlugin(config::KmsPluginArgs),
     /// Measure Keyshard against the ceilings of this machine and against a peer.
     Bench(config::BenchArgs),
     /// Run one of `keyshard bench`'s reference servers; the bench starts these itself.
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(args).await.map_err(Into::into),
             Command::RewrapRootKey(args) => rewrap::run(args).await.map_err(Into::into),
             Command::Accounts(args) => accounts::run(args).await.map_err(Into::into),
+            Command::KmsPlugin(args) => kms_plugin::run(args).await.map_err(Into::into),
             Command::Bench(args) => bench::run(args).await.map_err(Into::into),
             Command::BenchServer(args) => bench::serve_reference(args).await.map_err(Into::into),
         }

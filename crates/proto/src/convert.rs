@@ -8,7 +8,7 @@ use keyshard_core::id::Scope;
 use keyshard_core::tags::Tag;
 use tonic::Status;
 
-use crate::v1;
+use crate::{k8s_kms_v2, kms, v1};
 
 impl v1::Caller {
     /// A caller in `scope` acting as `principal`.
@@ -84,14 +84,31 @@ impl From<Tag> for v1::Tag {
     }
 }
 
+/// The length of a secret field, the one thing its `Debug` shows.
+trait SecretLen {
+    fn secret_len(&self) -> usize;
+}
+
+impl SecretLen for Vec<u8> {
+    fn secret_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl SecretLen for Option<Vec<u8>> {
+    fn secret_len(&self) -> usize {
+        self.as_ref().map_or(0, Vec::len)
+    }
+}
+
 macro_rules! redacted_debug {
-    ($($message:ident { $($field:ident),* } redacting { $($secret:ident),* })+) => {
+    ($package:ident: $($message:ident { $($field:ident),* } redacting { $($secret:ident),* })+) => {
         $(
-            impl fmt::Debug for v1::$message {
+            impl fmt::Debug for $package::$message {
                 fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.debug_struct(stringify!($message))
                         $(.field(stringify!($field), &self.$field))*
-                        $(.field(stringify!($secret), &format_args!("<{} bytes redacted>", self.$secret.len())))*
+                        $(.field(stringify!($secret), &format_args!("<{} bytes redacted>", self.$secret.secret_len())))*
                         .finish()
                 }
             }
@@ -100,6 +117,7 @@ macro_rules! redacted_debug {
 }
 
 redacted_debug! {
+    v1:
     GenerateDataKeyResponse { ciphertext_blob, key_id, key_material_id } redacting { plaintext }
     EncryptRequest { caller, key_id, encryption_context, dry_run } redacting { plaintext }
     DecryptResponse { key_id, key_material_id } redacting { plaintext }
@@ -107,6 +125,22 @@ redacted_debug! {
     GetSigningKeyResponse {
         account_id, principal, session_token_sha256, expires_at_millis, quotas
     } redacting { signing_key }
+}
+
+redacted_debug! {
+    kms:
+    GenerateDataKeyResponse { ciphertext_blob, key_id, key_material_id } redacting { plaintext }
+    EncryptRequest {
+        key_id, encryption_context, grant_tokens, encryption_algorithm, dry_run
+    } redacting { plaintext }
+    DecryptResponse { key_id, encryption_algorithm, key_material_id } redacting { plaintext }
+    GenerateRandomResponse { } redacting { plaintext }
+}
+
+redacted_debug! {
+    k8s_kms_v2:
+    EncryptRequest { uid } redacting { plaintext }
+    DecryptResponse { } redacting { plaintext }
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ impl Shard {
         Ok(v1::EncryptResponse {
             ciphertext_blob,
             key_id: key.arn.to_string(),
+            key_material_id: key_material_id(key.record.key_id, key.record.current_version),
         })
     }
 

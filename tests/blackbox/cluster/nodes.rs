@@ -19,7 +19,7 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
     ACCOUNT, MIN_SECRET_LEN, Observed, START_TIMEOUT, collect_log, leaked_form, listen_address,
-    lock, sdk_client_with, sdk_config_with, send_recorded,
+    lock, log_field, sdk_client_with, sdk_config_with, send_recorded,
 };
 use crate::raw_http::{RawRequest, RawResponse};
 
@@ -47,6 +47,8 @@ pub(crate) struct Node {
     child: Option<Child>,
     pub(crate) address: String,
     pub(crate) metrics: Option<String>,
+    /// A gateway's public gRPC API.
+    pub(crate) grpc: Option<String>,
     log: Arc<Mutex<Vec<u8>>>,
     reader: Option<JoinHandle<()>>,
 }
@@ -80,6 +82,7 @@ impl Node {
             child: Some(child),
             address: String::new(),
             metrics: None,
+            grpc: None,
             log,
             reader: Some(reader),
         };
@@ -89,16 +92,18 @@ impl Node {
                 if line.contains("metrics endpoint ready") {
                     metrics = listen_address(&line);
                 } else if line.contains("ready to serve") {
-                    return listen_address(&line).map(|address| (address, metrics));
+                    let grpc = log_field(&line, "grpc_listen");
+                    return listen_address(&line).map(|address| (address, metrics, grpc));
                 }
             }
             None
         })
         .await;
         match ready {
-            Ok(Some((address, metrics))) => {
+            Ok(Some((address, metrics, grpc))) => {
                 node.address = address;
                 node.metrics = metrics;
+                node.grpc = grpc;
                 node
             }
             _ => {
@@ -259,6 +264,8 @@ impl Cluster {
             "127.0.0.1:0",
             "--metrics-listen",
             "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
             "--shards",
             &addresses.join(","),
         ]
@@ -269,6 +276,13 @@ impl Cluster {
         let gateway = Node::start(format!("gateway {}", self.gateways.len()), args).await;
         self.gateways.push(gateway);
         self.gateways.len() - 1
+    }
+
+    /// The credentials of the test account's root, which [`Cluster::client`] signs with.
+    pub(crate) fn root_credentials(&self) -> Credentials {
+        self.credentials
+            .clone()
+            .expect("the cluster has credentials")
     }
 
     /// A file in the cluster's temporary directory.

@@ -16,9 +16,9 @@ const MAX_ALIAS_PAGE: i64 = 100;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AliasRequest {
-    alias_name: Option<String>,
-    target_key_id: Option<String>,
+pub(crate) struct AliasRequest {
+    pub(crate) alias_name: Option<String>,
+    pub(crate) target_key_id: Option<String>,
 }
 
 /// `AliasNameType`: 1 to 256 characters of `[a-zA-Z0-9:/_-]`.
@@ -40,8 +40,14 @@ fn validate_alias_request(req: &AliasRequest) -> Result<(String, String), KmsErr
     ))
 }
 
-pub(super) async fn create_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let (alias_name, target_key_id) = validate_alias_request(&decode(body)?)?;
+pub(super) async fn create_alias_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    create_alias(call, &decode(body)?).await?;
+    Ok(Vec::new())
+}
+
+/// CreateAlias, validated and carried out by the target key's shard.
+pub(crate) async fn create_alias(call: &Call<'_>, req: &AliasRequest) -> Result<(), KmsError> {
+    let (alias_name, target_key_id) = validate_alias_request(req)?;
     let route = route_key(&target_key_id).to_vec();
     let request = v1::AliasRequest {
         caller: call.caller(),
@@ -53,7 +59,7 @@ pub(super) async fn create_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
             c.create_alias(r).await
         })
         .await?;
-    Ok(Vec::new())
+    Ok(())
 }
 
 pub(super) async fn update_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
@@ -74,12 +80,17 @@ pub(super) async fn update_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DeleteAliasRequest {
-    alias_name: Option<String>,
+pub(crate) struct DeleteAliasRequest {
+    pub(crate) alias_name: Option<String>,
 }
 
-pub(super) async fn delete_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: DeleteAliasRequest = decode(body)?;
+pub(super) async fn delete_alias_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    delete_alias(call, decode(body)?).await?;
+    Ok(Vec::new())
+}
+
+/// DeleteAlias, validated and carried out by the shard the alias name routes to.
+pub(crate) async fn delete_alias(call: &Call<'_>, req: DeleteAliasRequest) -> Result<(), KmsError> {
     let mut v = Violations::new();
     check_alias_name(&mut v, req.alias_name.as_deref());
     v.finish()?;
@@ -95,15 +106,15 @@ pub(super) async fn delete_alias(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
             c.delete_alias(r).await
         })
         .await?;
-    Ok(Vec::new())
+    Ok(())
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListAliasesRequest {
-    key_id: Option<String>,
-    limit: Option<i64>,
-    marker: Option<String>,
+pub(crate) struct ListAliasesRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -126,8 +137,30 @@ struct AliasListEntry {
     last_updated_date: f64,
 }
 
-pub(super) async fn list_aliases(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: ListAliasesRequest = decode(body)?;
+pub(super) async fn list_aliases_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let response = list_aliases(call, decode(body)?).await?;
+    encode(&ListAliasesResponse {
+        aliases: response
+            .aliases
+            .into_iter()
+            .map(|a| AliasListEntry {
+                alias_name: a.alias_name,
+                alias_arn: a.alias_arn,
+                target_key_id: a.target_key_id,
+                creation_date: epoch_seconds(a.creation_date_millis),
+                last_updated_date: epoch_seconds(a.last_updated_date_millis),
+            })
+            .collect(),
+        next_marker: response.next_marker,
+        truncated: response.truncated,
+    })
+}
+
+/// ListAliases, validated and answered by the named key's shard or the account's.
+pub(crate) async fn list_aliases(
+    call: &Call<'_>,
+    req: ListAliasesRequest,
+) -> Result<v1::ListAliasesResponse, KmsError> {
     let mut v = Violations::new();
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
     v.range("limit", req.limit, 1, 1000);
@@ -147,25 +180,9 @@ pub(super) async fn list_aliases(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
         limit: page_limit(req.limit, 50),
         marker: req.marker,
     };
-    let response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_aliases(r).await
         })
-        .await?;
-    encode(&ListAliasesResponse {
-        aliases: response
-            .aliases
-            .into_iter()
-            .map(|a| AliasListEntry {
-                alias_name: a.alias_name,
-                alias_arn: a.alias_arn,
-                target_key_id: a.target_key_id,
-                creation_date: epoch_seconds(a.creation_date_millis),
-                last_updated_date: epoch_seconds(a.last_updated_date_millis),
-            })
-            .collect(),
-        next_marker: response.next_marker,
-        truncated: response.truncated,
-    })
+        .await
 }

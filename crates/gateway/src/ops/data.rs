@@ -19,7 +19,7 @@ use crate::routing::Retry;
 /// `RecipientInfo`, accepted by GenerateDataKey, Decrypt and GenerateRandom.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Recipient {
+pub(crate) struct Recipient {
     key_encryption_algorithm: Option<String>,
     attestation_document: Option<Blob>,
 }
@@ -53,14 +53,14 @@ fn refuse_recipient(recipient: Option<&Recipient>) -> Result<(), KmsError> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct GenerateDataKeyRequest {
-    key_id: Option<String>,
-    encryption_context: Option<BTreeMap<String, String>>,
-    number_of_bytes: Option<i64>,
-    key_spec: Option<String>,
-    grant_tokens: Option<Vec<String>>,
-    recipient: Option<Recipient>,
-    dry_run: Option<bool>,
+pub(crate) struct GenerateDataKeyRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) number_of_bytes: Option<i64>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) recipient: Option<Recipient>,
+    pub(crate) dry_run: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -73,12 +73,27 @@ struct GenerateDataKeyResponse {
     key_material_id: String,
 }
 
-pub(super) async fn generate_data_key(
+pub(super) async fn generate_data_key_json(
     call: &Call<'_>,
     body: &[u8],
     include_plaintext: bool,
 ) -> Result<Vec<u8>, KmsError> {
-    let req: GenerateDataKeyRequest = decode(body)?;
+    let mut response = generate_data_key(call, decode(body)?, include_plaintext).await?;
+    encode(&GenerateDataKeyResponse {
+        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
+        plaintext: include_plaintext.then(|| Blob(std::mem::take(&mut response.plaintext))),
+        key_id: std::mem::take(&mut response.key_id),
+        key_material_id: std::mem::take(&mut response.key_material_id),
+    })
+}
+
+/// GenerateDataKey (with `include_plaintext`) or GenerateDataKeyWithoutPlaintext: the request
+/// validated against the model and answered by the key's shard.
+pub(crate) async fn generate_data_key(
+    call: &Call<'_>,
+    req: GenerateDataKeyRequest,
+    include_plaintext: bool,
+) -> Result<v1::GenerateDataKeyResponse, KmsError> {
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
@@ -109,18 +124,11 @@ pub(super) async fn generate_data_key(
         dry_run: req.dry_run.unwrap_or(false),
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    let mut response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.generate_data_key(r).await
         })
-        .await?;
-    encode(&GenerateDataKeyResponse {
-        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
-        plaintext: include_plaintext.then(|| Blob(std::mem::take(&mut response.plaintext))),
-        key_id: response.key_id,
-        key_material_id: response.key_material_id,
-    })
+        .await
 }
 
 /// Exactly one of KeySpec and NumberOfBytes (AWS KMS API Reference, GenerateDataKey).
@@ -139,13 +147,13 @@ fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> Resu
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct EncryptRequest {
-    key_id: Option<String>,
-    plaintext: Option<Blob>,
-    encryption_context: Option<BTreeMap<String, String>>,
-    grant_tokens: Option<Vec<String>>,
-    encryption_algorithm: Option<String>,
-    dry_run: Option<bool>,
+pub(crate) struct EncryptRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) plaintext: Option<Blob>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) encryption_algorithm: Option<String>,
+    pub(crate) dry_run: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -156,8 +164,21 @@ struct EncryptResponse {
     encryption_algorithm: &'static str,
 }
 
-pub(super) async fn encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: EncryptRequest = decode(body)?;
+pub(super) async fn encrypt_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let mut response = encrypt(call, decode(body)?).await?;
+    encode(&EncryptResponse {
+        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
+        key_id: std::mem::take(&mut response.key_id),
+        encryption_algorithm: EncryptionAlgorithm::SymmetricDefault.as_str(),
+    })
+}
+
+/// Encrypt, validated and answered by the key's shard. The answer's algorithm is always
+/// SYMMETRIC_DEFAULT.
+pub(crate) async fn encrypt(
+    call: &Call<'_>,
+    req: EncryptRequest,
+) -> Result<v1::EncryptResponse, KmsError> {
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
@@ -194,17 +215,11 @@ pub(super) async fn encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, Kms
         dry_run: req.dry_run.unwrap_or(false),
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    let mut response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.encrypt(r).await
         })
-        .await?;
-    encode(&EncryptResponse {
-        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
-        key_id: response.key_id,
-        encryption_algorithm: EncryptionAlgorithm::SymmetricDefault.as_str(),
-    })
+        .await
 }
 
 /// Keyshard's keys are symmetric, and symmetric keys use SYMMETRIC_DEFAULT only.
@@ -219,15 +234,15 @@ pub(super) fn check_symmetric_algorithm(algorithm: Option<&str>) -> Result<(), K
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DecryptRequest {
-    ciphertext_blob: Option<Blob>,
-    encryption_context: Option<BTreeMap<String, String>>,
-    grant_tokens: Option<Vec<String>>,
-    key_id: Option<String>,
-    encryption_algorithm: Option<String>,
-    recipient: Option<Recipient>,
-    dry_run: Option<bool>,
-    dry_run_modifiers: Option<Vec<String>>,
+pub(crate) struct DecryptRequest {
+    pub(crate) ciphertext_blob: Option<Blob>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) key_id: Option<String>,
+    pub(crate) encryption_algorithm: Option<String>,
+    pub(crate) recipient: Option<Recipient>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) dry_run_modifiers: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -239,8 +254,22 @@ struct DecryptResponse {
     key_material_id: String,
 }
 
-pub(super) async fn decrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: DecryptRequest = decode(body)?;
+pub(super) async fn decrypt_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let mut response = decrypt(call, decode(body)?).await?;
+    encode(&DecryptResponse {
+        key_id: std::mem::take(&mut response.key_id),
+        plaintext: Blob(std::mem::take(&mut response.plaintext)),
+        encryption_algorithm: EncryptionAlgorithm::SymmetricDefault.as_str(),
+        key_material_id: std::mem::take(&mut response.key_material_id),
+    })
+}
+
+/// Decrypt, validated and answered by the shard of the key the blob names. The answer's
+/// algorithm is always SYMMETRIC_DEFAULT.
+pub(crate) async fn decrypt(
+    call: &Call<'_>,
+    req: DecryptRequest,
+) -> Result<v1::DecryptResponse, KmsError> {
     let dry_run = req.dry_run.unwrap_or(false);
     let modifiers = req.dry_run_modifiers.as_deref();
     let ignore_ciphertext = ignores_ciphertext(dry_run, modifiers);
@@ -285,18 +314,11 @@ pub(super) async fn decrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, Kms
         ignore_ciphertext,
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    let mut response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.decrypt(r).await
         })
-        .await?;
-    encode(&DecryptResponse {
-        key_id: std::mem::take(&mut response.key_id),
-        plaintext: Blob(std::mem::take(&mut response.plaintext)),
-        encryption_algorithm: EncryptionAlgorithm::SymmetricDefault.as_str(),
-        key_material_id: std::mem::take(&mut response.key_material_id),
-    })
+        .await
 }
 
 /// Whether a Decrypt or ReEncrypt is a dry run that skips the ciphertext (DryRunModifiers
@@ -332,10 +354,10 @@ pub(super) fn route_ciphertext(ciphertext_blob: &[u8], key_id: &str) -> Vec<u8> 
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct GenerateRandomRequest {
-    number_of_bytes: Option<i64>,
-    custom_key_store_id: Option<String>,
-    recipient: Option<Recipient>,
+pub(crate) struct GenerateRandomRequest {
+    pub(crate) number_of_bytes: Option<i64>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) recipient: Option<Recipient>,
 }
 
 #[derive(Serialize)]
@@ -344,8 +366,21 @@ struct GenerateRandomResponse {
     plaintext: Blob,
 }
 
-pub(super) async fn generate_random(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: GenerateRandomRequest = decode(body)?;
+pub(super) async fn generate_random_json(
+    call: &Call<'_>,
+    body: &[u8],
+) -> Result<Vec<u8>, KmsError> {
+    let mut response = generate_random(call, decode(body)?).await?;
+    encode(&GenerateRandomResponse {
+        plaintext: Blob(std::mem::take(&mut response.plaintext)),
+    })
+}
+
+/// GenerateRandom, validated and answered by any shard.
+pub(crate) async fn generate_random(
+    call: &Call<'_>,
+    req: GenerateRandomRequest,
+) -> Result<v1::GenerateRandomResponse, KmsError> {
     let mut v = Violations::new();
     v.range("numberOfBytes", req.number_of_bytes, 1, 1024);
     v.length(
@@ -373,13 +408,9 @@ pub(super) async fn generate_random(call: &Call<'_>, body: &[u8]) -> Result<Vec<
         number_of_bytes: u32::try_from(number_of_bytes).unwrap_or(u32::MAX),
     };
     let route = uuid::Uuid::new_v4().into_bytes();
-    let mut response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.generate_random(r).await
         })
-        .await?;
-    encode(&GenerateRandomResponse {
-        plaintext: Blob(std::mem::take(&mut response.plaintext)),
-    })
+        .await
 }

@@ -15,19 +15,19 @@ use crate::routing::Retry;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateKeyRequest {
-    policy: Option<String>,
-    description: Option<String>,
-    key_usage: Option<String>,
-    customer_master_key_spec: Option<String>,
-    key_spec: Option<String>,
-    origin: Option<String>,
-    custom_key_store_id: Option<String>,
+pub(crate) struct CreateKeyRequest {
+    pub(crate) policy: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) key_usage: Option<String>,
+    pub(crate) customer_master_key_spec: Option<String>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) custom_key_store_id: Option<String>,
     #[serde(rename = "BypassPolicyLockoutSafetyCheck")]
-    bypass_policy_lockout_safety_check: Option<bool>,
-    tags: Option<Vec<Tag>>,
-    multi_region: Option<bool>,
-    xks_key_id: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
+    pub(crate) tags: Option<Vec<Tag>>,
+    pub(crate) multi_region: Option<bool>,
+    pub(crate) xks_key_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -84,17 +84,28 @@ impl From<v1::KeyMetadata> for KeyMetadata {
     }
 }
 
-fn metadata_response(response: v1::KeyMetadataResponse) -> Result<Vec<u8>, KmsError> {
-    let metadata = response
+/// The key metadata of a shard's answer, which it always sends.
+fn key_metadata(response: v1::KeyMetadataResponse) -> Result<v1::KeyMetadata, KmsError> {
+    response
         .key_metadata
-        .ok_or_else(|| KmsError::Internal("the shard returned no key metadata".to_owned()))?;
+        .ok_or_else(|| KmsError::Internal("the shard returned no key metadata".to_owned()))
+}
+
+fn metadata_response(metadata: v1::KeyMetadata) -> Result<Vec<u8>, KmsError> {
     encode(&KeyMetadataResponse {
         key_metadata: metadata.into(),
     })
 }
 
-pub(super) async fn create_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: CreateKeyRequest = decode(body)?;
+pub(super) async fn create_key_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    metadata_response(create_key(call, decode(body)?).await?)
+}
+
+/// CreateKey, validated, with the new key's id chosen here so that a retry finds the same key.
+pub(crate) async fn create_key(
+    call: &Call<'_>,
+    req: CreateKeyRequest,
+) -> Result<v1::KeyMetadata, KmsError> {
     validate_create_key(&req)?;
     let (key_spec, key_usage) = key_spec_and_usage(&req)?;
     refuse_unsupported_create_key_options(&req)?;
@@ -118,7 +129,7 @@ pub(super) async fn create_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, 
             c.create_key(r).await
         })
         .await?;
-    metadata_response(response)
+    key_metadata(response)
 }
 
 fn validate_create_key(req: &CreateKeyRequest) -> Result<(), KmsError> {
@@ -213,13 +224,20 @@ fn refuse_unsupported_create_key_options(req: &CreateKeyRequest) -> Result<(), K
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DescribeKeyRequest {
-    key_id: Option<String>,
-    grant_tokens: Option<Vec<String>>,
+pub(crate) struct DescribeKeyRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
 }
 
-pub(super) async fn describe_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: DescribeKeyRequest = decode(body)?;
+pub(super) async fn describe_key_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    metadata_response(describe_key(call, decode(body)?).await?)
+}
+
+/// DescribeKey, validated and answered by the key's shard.
+pub(crate) async fn describe_key(
+    call: &Call<'_>,
+    req: DescribeKeyRequest,
+) -> Result<v1::KeyMetadata, KmsError> {
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
@@ -239,15 +257,15 @@ pub(super) async fn describe_key(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>
             c.describe_key(r).await
         })
         .await?;
-    metadata_response(response)
+    key_metadata(response)
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListKeysRequest {
-    limit: Option<i64>,
-    marker: Option<String>,
-    resource_owners: Option<Vec<String>>,
+pub(crate) struct ListKeysRequest {
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
+    pub(crate) resource_owners: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -266,8 +284,27 @@ struct KeyListEntry {
     key_arn: String,
 }
 
-pub(super) async fn list_keys(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: ListKeysRequest = decode(body)?;
+pub(super) async fn list_keys_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let response = list_keys(call, decode(body)?).await?;
+    encode(&ListKeysResponse {
+        keys: response
+            .keys
+            .into_iter()
+            .map(|k| KeyListEntry {
+                key_id: k.key_id,
+                key_arn: k.key_arn,
+            })
+            .collect(),
+        next_marker: response.next_marker,
+        truncated: response.truncated,
+    })
+}
+
+/// ListKeys, validated and answered by the account's shard.
+pub(crate) async fn list_keys(
+    call: &Call<'_>,
+    req: ListKeysRequest,
+) -> Result<v1::ListKeysResponse, KmsError> {
     let mut v = Violations::new();
     v.range("limit", req.limit, 1, 1000);
     super::check_marker(&mut v, req.marker.as_deref());
@@ -293,24 +330,11 @@ pub(super) async fn list_keys(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, K
         marker: req.marker,
     };
     let route = call.scope.account.as_str().as_bytes().to_vec();
-    let response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.list_keys(r).await
         })
-        .await?;
-    encode(&ListKeysResponse {
-        keys: response
-            .keys
-            .into_iter()
-            .map(|k| KeyListEntry {
-                key_id: k.key_id,
-                key_arn: k.key_arn,
-            })
-            .collect(),
-        next_marker: response.next_marker,
-        truncated: response.truncated,
-    })
+        .await
 }
 
 /// EnableKey and DisableKey: a key id or key ARN, nothing else, an empty answer.

@@ -19,17 +19,17 @@ use crate::routing::Retry;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ReEncryptRequest {
-    ciphertext_blob: Option<Blob>,
-    source_encryption_context: Option<BTreeMap<String, String>>,
-    source_key_id: Option<String>,
-    destination_key_id: Option<String>,
-    destination_encryption_context: Option<BTreeMap<String, String>>,
-    source_encryption_algorithm: Option<String>,
-    destination_encryption_algorithm: Option<String>,
-    grant_tokens: Option<Vec<String>>,
-    dry_run: Option<bool>,
-    dry_run_modifiers: Option<Vec<String>>,
+pub(crate) struct ReEncryptRequest {
+    pub(crate) ciphertext_blob: Option<Blob>,
+    pub(crate) source_encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) source_key_id: Option<String>,
+    pub(crate) destination_key_id: Option<String>,
+    pub(crate) destination_encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) source_encryption_algorithm: Option<String>,
+    pub(crate) destination_encryption_algorithm: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) dry_run_modifiers: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -44,8 +44,26 @@ struct ReEncryptResponse {
     destination_key_material_id: String,
 }
 
-pub(super) async fn re_encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let req: ReEncryptRequest = decode(body)?;
+pub(super) async fn re_encrypt_json(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    let mut response = re_encrypt(call, decode(body)?).await?;
+    let algorithm = EncryptionAlgorithm::SymmetricDefault.as_str();
+    encode(&ReEncryptResponse {
+        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
+        source_key_id: response.source_key_id,
+        key_id: response.key_id,
+        source_encryption_algorithm: algorithm,
+        destination_encryption_algorithm: algorithm,
+        source_key_material_id: response.source_key_material_id,
+        destination_key_material_id: response.destination_key_material_id,
+    })
+}
+
+/// ReEncrypt, validated and carried out by the shard of the key the blob names. Both
+/// algorithms of the answer are always SYMMETRIC_DEFAULT.
+pub(crate) async fn re_encrypt(
+    call: &Call<'_>,
+    req: ReEncryptRequest,
+) -> Result<v1::ReEncryptResponse, KmsError> {
     let dry_run = req.dry_run.unwrap_or(false);
     let modifiers = req.dry_run_modifiers.as_deref();
     let ignore_ciphertext = ignores_ciphertext(dry_run, modifiers);
@@ -82,23 +100,11 @@ pub(super) async fn re_encrypt(call: &Call<'_>, body: &[u8]) -> Result<Vec<u8>, 
         ignore_ciphertext,
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    let mut response = call
-        .shards
+    call.shards
         .call(&route, Retry::Idempotent, request, |mut c, r| async move {
             c.re_encrypt(r).await
         })
-        .await?;
-
-    let algorithm = EncryptionAlgorithm::SymmetricDefault.as_str();
-    encode(&ReEncryptResponse {
-        ciphertext_blob: Blob(std::mem::take(&mut response.ciphertext_blob)),
-        source_key_id: response.source_key_id,
-        key_id: response.key_id,
-        source_encryption_algorithm: algorithm,
-        destination_encryption_algorithm: algorithm,
-        source_key_material_id: response.source_key_material_id,
-        destination_key_material_id: response.destination_key_material_id,
-    })
+        .await
 }
 
 /// The model's constraints, in the order of its members.

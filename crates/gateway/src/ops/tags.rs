@@ -18,9 +18,9 @@ const MAX_TAG_PAGE: i64 = 50;
 /// A member of a request's `TagList`.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Tag {
-    tag_key: Option<String>,
-    tag_value: Option<String>,
+pub(crate) struct Tag {
+    pub(crate) tag_key: Option<String>,
+    pub(crate) tag_value: Option<String>,
 }
 
 /// `TagList`: every member needs a `TagKey` of 1 to 128 characters and a `TagValue` of 0 to 256.

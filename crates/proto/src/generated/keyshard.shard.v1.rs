@@ -238,6 +238,9 @@ pub struct EncryptResponse {
     pub ciphertext_blob: ::prost::alloc::vec::Vec<u8>,
     #[prost(string, tag = "2")]
     pub key_id: ::prost::alloc::string::String,
+    /// The key material the plaintext was sealed under; empty from shards that predate it.
+    #[prost(string, tag = "3")]
+    pub key_material_id: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DecryptRequest {

@@ -1,0 +1,176 @@
+//! GenerateDataKeyBatch, DecryptBatch and GenerateDataKeyStream: per-item results and errors.
+
+use keyshard_client::kms;
+use kms::decrypt_result::Result as Decrypted;
+use kms::generate_data_key_result::Result as Generated;
+use tonic::Code;
+
+use super::{client, create_key, failed, pairs, start};
+use crate::support::key_arn;
+
+fn item(key_id: &str, n: usize) -> kms::GenerateDataKeyRequest {
+    kms::GenerateDataKeyRequest {
+        key_id: Some(key_id.to_owned()),
+        key_spec: Some("AES_256".to_owned()),
+        encryption_context: pairs(&[("item", &n.to_string())]),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_a_thousand_data_keys_all_decrypt() {
+    let keyshard = start().await;
+    let client = client(&keyshard).await;
+    let keys = [create_key(&client).await, create_key(&client).await];
+
+    let items = (0..1000).map(|n| item(&keys[n % 2], n)).collect();
+    let generated = client
+        .generate_data_key_batch(kms::GenerateDataKeyBatchRequest { items })
+        .await
+        .expect("GenerateDataKeyBatch")
+        .results;
+    assert_eq!(generated.len(), 1000);
+    let mut data_keys = Vec::new();
+    for (n, result) in generated.into_iter().enumerate() {
+        assert_eq!(result.index as usize, n);
+        match result.result {
+            Some(Generated::DataKey(key)) => {
+                assert_eq!(key.key_id, key_arn(&keys[n % 2]));
+                assert_eq!(key.plaintext.len(), 32);
+                data_keys.push(key);
+            }
+            other => panic!("item {n} failed: {other:?}"),
+        }
+    }
+    for key in data_keys.iter().step_by(97) {
+        keyshard.observe_secret(&key.plaintext);
+    }
+
+    let items = data_keys
+        .iter()
+        .enumerate()
+        .map(|(n, key)| kms::DecryptRequest {
+            ciphertext_blob: Some(key.ciphertext_blob.clone()),
+            encryption_context: pairs(&[("item", &n.to_string())]),
+            ..Default::default()
+        })
+        .collect();
+    let decrypted = client
+        .decrypt_batch(kms::DecryptBatchRequest { items })
+        .await
+        .expect("DecryptBatch")
+        .results;
+    assert_eq!(decrypted.len(), 1000);
+    for (n, (result, key)) in decrypted.into_iter().zip(&data_keys).enumerate() {
+        match result.result {
+            Some(Decrypted::Decrypted(opened)) => {
+                assert_eq!(opened.plaintext, key.plaintext, "item {n}");
+            }
+            other => panic!("item {n} did not decrypt: {other:?}"),
+        }
+    }
+
+    keyshard.finish();
+}
+
+#[tokio::test]
+async fn each_item_of_a_batch_fails_on_its_own() {
+    let keyshard = start().await;
+    let client = client(&keyshard).await;
+    let key_id = create_key(&client).await;
+
+    let items = vec![
+        item(&key_id, 0),
+        item("alias/missing", 1),
+        kms::GenerateDataKeyRequest {
+            key_id: Some(key_id.clone()),
+            ..Default::default()
+        },
+    ];
+    let results = client
+        .generate_data_key_batch(kms::GenerateDataKeyBatchRequest { items })
+        .await
+        .expect("GenerateDataKeyBatch")
+        .results;
+    assert!(matches!(results[0].result, Some(Generated::DataKey(_))));
+    assert_eq!(
+        results[1].result,
+        Some(Generated::Error(kms::Error {
+            code: Code::NotFound as i32,
+            error_type: "NotFoundException".to_owned(),
+            message: "Alias arn:aws:kms:us-east-1:111122223333:alias/missing is not found."
+                .to_owned(),
+        }))
+    );
+    assert_eq!(
+        results[2].result,
+        Some(Generated::Error(kms::Error {
+            code: Code::InvalidArgument as i32,
+            error_type: "ValidationException".to_owned(),
+            message: "Please specify either number of bytes or key spec.".to_owned(),
+        }))
+    );
+
+    let too_many = (0..1001).map(|n| item(&key_id, n)).collect();
+    let refused = client
+        .generate_data_key_batch(kms::GenerateDataKeyBatchRequest { items: too_many })
+        .await;
+    assert_eq!(
+        failed(refused),
+        (
+            Code::InvalidArgument,
+            "ValidationException".to_owned(),
+            "1 validation error detected: Value at 'items' failed to satisfy constraint: \
+             Member must have length less than or equal to 1000"
+                .to_owned()
+        )
+    );
+
+    let bad_blob = client
+        .decrypt_batch(kms::DecryptBatchRequest {
+            items: vec![kms::DecryptRequest {
+                ciphertext_blob: Some(vec![1; 40]),
+                ..Default::default()
+            }],
+        })
+        .await
+        .expect("DecryptBatch")
+        .results;
+    assert_eq!(
+        bad_blob[0].result,
+        Some(Decrypted::Error(kms::Error {
+            code: Code::InvalidArgument as i32,
+            error_type: "InvalidCiphertextException".to_owned(),
+            message: "InvalidCiphertextException".to_owned(),
+        }))
+    );
+
+    keyshard.finish();
+}
+
+#[tokio::test]
+async fn a_streamed_batch_answers_every_item_once() {
+    let keyshard = start().await;
+    let client = client(&keyshard).await;
+    let key_id = create_key(&client).await;
+
+    let items = (0..200).map(|n| item(&key_id, n)).collect();
+    let mut stream = client
+        .generate_data_key_stream(kms::GenerateDataKeyBatchRequest { items })
+        .await
+        .expect("GenerateDataKeyStream");
+    let mut seen = [false; 200];
+    while let Some(result) = stream.message().await.expect("the stream continues") {
+        let index = result.index as usize;
+        assert!(!seen[index], "item {index} answered twice");
+        seen[index] = true;
+        assert!(
+            matches!(&result.result, Some(Generated::DataKey(k)) if k.plaintext.len() == 32),
+            "item {index}: {:?}",
+            result.result
+        );
+    }
+    assert_eq!(seen.iter().filter(|s| **s).count(), 200);
+
+    keyshard.finish();
+}
