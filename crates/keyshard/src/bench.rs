@@ -3,6 +3,7 @@
 //! one run and with one load generator, so that the ratios mean something on a shared machine
 //! where absolute figures drift. Every server is a child process the bench starts and kills.
 
+mod batch;
 mod load;
 mod memory;
 mod moto;
@@ -85,6 +86,9 @@ pub(crate) enum BenchError {
         source: std::io::Error,
     },
 
+    #[error("cannot find a free port")]
+    Port(#[source] std::io::Error),
+
     #[error("cannot issue the bench's access key: {0}")]
     AccessKey(String),
 
@@ -137,7 +141,7 @@ struct Target {
     id: &'static str,
     kind: Kind,
     title: &'static str,
-    load: Load,
+    load: Workload,
     /// The server processes whose CPU time a call costs.
     pids: Vec<u32>,
     /// `/metrics` of the processes that count store queries.
@@ -235,12 +239,19 @@ async fn measure(
         .await?;
     // The clusters' gateways verify signatures: every request is signed with an access key
     // issued on their database (the references and `keyshard dev` accept it too).
-    let signer = launcher.issue_access_key(database_url)?.signer();
+    let credentials = launcher.issue_access_key(database_url)?;
+    let signer = credentials.signer();
 
     tracing::info!("creating keys and blobs");
     let dev_calls = generate_data_key_calls(&create_keys(dev.address(), &signer, KEYS).await?);
-    let cluster_calls =
-        generate_data_key_calls(&create_keys(warm.gateway.address(), &signer, KEYS).await?);
+    let cluster_keys = create_keys(warm.gateway.address(), &signer, KEYS).await?;
+    let cluster_calls = generate_data_key_calls(&cluster_keys);
+    let batches = batch::BatchLoad {
+        endpoint: format!("http://{}", warm.grpc),
+        keys: cluster_keys.into(),
+        context: serde_json::from_value(encryption_context()).unwrap_or_default(),
+        credentials: credentials.client_credentials(),
+    };
     let decrypt_calls = decrypt_calls(warm.gateway.address(), &signer, &cluster_calls).await?;
 
     let mut moto = None;
@@ -259,9 +270,11 @@ async fn measure(
         Some("not measured: run with --with-moto".to_owned())
     };
 
-    let load = |address: SocketAddr, calls: &Arc<[Call]>| Load {
-        address,
-        calls: Arc::clone(calls),
+    let load = |address: SocketAddr, calls: &Arc<[Call]>| {
+        Workload::Http(Load {
+            address,
+            calls: Arc::clone(calls),
+        })
     };
     let mut targets = vec![
         Target {
@@ -331,6 +344,15 @@ async fn measure(
             store_metrics: warm.shard_metrics(),
             gateway: Some(warm.gateway.pid()),
         },
+        Target {
+            id: "case-5",
+            kind: Kind::Case,
+            title: "batch gRPC API, data keys/s",
+            load: Workload::Batch(batches),
+            pids: warm.pids(),
+            store_metrics: warm.shard_metrics(),
+            gateway: Some(warm.gateway.pid()),
+        },
     ]);
 
     // References and cases alternate: every round measures each of them once, in this order.
@@ -377,13 +399,24 @@ async fn measure(
             ));
         }
     }
-    reports.push(TargetReport::not_measured(
-        "case-5",
-        Kind::Case,
-        "batch gRPC API, data keys/s",
-        "not available: the batch gRPC API does not exist yet".to_owned(),
-    ));
     Ok((reports, memory))
+}
+
+/// What a target is sent.
+enum Workload {
+    /// JSON 1.1 calls over HTTP/1.1.
+    Http(Load),
+    /// Batches of data keys over the public gRPC API.
+    Batch(batch::BatchLoad),
+}
+
+impl Workload {
+    async fn run(&self, signer: &Signer, concurrency: u32, duration: Duration) -> load::Window {
+        match self {
+            Self::Http(load) => load::run(load, signer, concurrency, duration).await,
+            Self::Batch(load) => batch::run(load, duration).await,
+        }
+    }
 }
 
 /// Warm-up, then one timed window, with CPU time, store queries and memory read around it.
@@ -393,19 +426,19 @@ async fn measure_once(
     settings: Settings,
     signer: &Signer,
 ) -> Result<Sample, BenchError> {
-    let warmup = load::run(&target.load, signer, settings.concurrency, settings.warmup).await;
+    let warmup = target
+        .load
+        .run(signer, settings.concurrency, settings.warmup)
+        .await;
 
     let queries_before = store_queries(&target.store_metrics).await?;
     let rss_before = target.gateway.map(process::resident_bytes).transpose()?;
     let server_before = cpu_of(&target.pids)?;
     let client_before = process::cpu_time(std::process::id())?;
-    let mut window = load::run(
-        &target.load,
-        signer,
-        settings.concurrency,
-        settings.duration,
-    )
-    .await;
+    let mut window = target
+        .load
+        .run(signer, settings.concurrency, settings.duration)
+        .await;
     let client_cpu = process::cpu_time(std::process::id())?.saturating_sub(client_before);
     let server_cpu = cpu_of(&target.pids)?.saturating_sub(server_before);
     let rss_after = target.gateway.map(process::resident_bytes).transpose()?;

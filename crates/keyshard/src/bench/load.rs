@@ -224,7 +224,7 @@ pub(crate) async fn run(
 }
 
 impl Window {
-    fn merge(&mut self, other: Self) {
+    pub(crate) fn merge(&mut self, other: Self) {
         self.completed += other.completed;
         self.errors += other.errors;
         if self.first_error.is_none() {
@@ -234,9 +234,14 @@ impl Window {
     }
 
     fn error(&mut self, err: &CallError) {
+        self.record_error(err.to_string());
+    }
+
+    /// Counts one failed call, keeping the first one's description.
+    pub(crate) fn record_error(&mut self, description: String) {
         self.errors += 1;
         if self.first_error.is_none() {
-            self.first_error = Some(err.to_string());
+            self.first_error = Some(description);
         }
     }
 }

@@ -33,6 +33,15 @@ impl BenchCredentials {
         }
     }
 
+    /// The same access key for `keyshard-client`, which signs gRPC calls.
+    pub(crate) fn client_credentials(&self) -> keyshard_client::Credentials {
+        keyshard_client::Credentials::new(
+            self.credentials.access_key_id(),
+            self.credentials.secret_access_key(),
+            None,
+        )
+    }
+
     /// A signer for requests to any of the bench's servers.
     pub(crate) fn signer(&self) -> Signer {
         Signer {

@@ -13,7 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _, PgConnection};
 
 use super::BenchError;
-use super::process::{ProcessError, Ready, Server};
+use super::process::{self, ProcessError, Ready, Server};
 use super::signing::BenchCredentials;
 use crate::root_key;
 
@@ -75,6 +75,8 @@ pub(crate) struct Launcher {
 /// A gateway and the shards behind it.
 pub(crate) struct Cluster {
     pub(crate) gateway: Server,
+    /// The gateway's public gRPC API.
+    pub(crate) grpc: SocketAddr,
     pub(crate) shards: Vec<Server>,
 }
 
@@ -157,6 +159,8 @@ impl Launcher {
             started.push(self.start(&format!("{name} shard {index}"), args).await?);
         }
         let addresses: Vec<String> = started.iter().map(|s| s.address().to_string()).collect();
+        let grpc_port = process::free_port().map_err(BenchError::Port)?;
+        let grpc = SocketAddr::from(([127, 0, 0, 1], grpc_port));
         let gateway = self
             .start(
                 &format!("{name} gateway"),
@@ -169,11 +173,14 @@ impl Launcher {
                     // The bench measures capacity, not the default request quotas.
                     "--quota",
                     "all=1000000000",
+                    "--grpc-listen",
+                    &grpc.to_string(),
                 ]),
             )
             .await?;
         Ok(Cluster {
             gateway,
+            grpc,
             shards: started,
         })
     }
