@@ -8,8 +8,10 @@ Run by scripts/check-chart, which installs the pinned tools this needs. For each
 - no two manifests share a kind, namespace and name;
 - every `KEYSHARD_*` name the manifests use is one the `keyshard` binary reads, and every name
   in a settings file is one it accepts there;
-- every pod runs as non-root with a read-only root filesystem and no capabilities, and every
-  server container has its liveness and readiness probes on the admin port;
+- every pod runs as non-root (the KMS plugin, which must create its socket in a root-owned
+  host directory, as root with the same container hardening) with a read-only root filesystem
+  and no capabilities, and every gateway and shard container has its liveness and readiness
+  probes on the admin port;
 - the values a user relies on come out as the values ask (the gateways' shard list and quota
   share, Secrets, hooks, the ServiceMonitor's targets, ...).
 
@@ -114,7 +116,7 @@ def settings_file(configmap):
 
 def pod_specs(docs):
     for doc in docs:
-        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             yield doc, doc["spec"]["template"]["spec"]
 
 
@@ -147,7 +149,14 @@ def validate(name, docs, checks, monitor_schema, settings):
         checks.expect(not unknown, f"{name}: {doc['metadata']['name']} sets no unknown setting: {unknown}")
     for owner, spec in pod_specs(docs):
         label = f"{name}: {owner['kind']} {owner['metadata']['name']}"
-        checks.equal(spec.get("securityContext", {}).get("runAsNonRoot"), True, f"{label} runAsNonRoot")
+        pod_context = spec.get("securityContext", {})
+        if owner["kind"] == "DaemonSet":
+            # The documented exception: root, for the hostPath socket directory.
+            checks.equal((pod_context.get("runAsNonRoot"), pod_context.get("runAsUser")), (False, 0),
+                         f"{label} runs as root")
+        else:
+            checks.equal(pod_context.get("runAsNonRoot"), True, f"{label} runAsNonRoot")
+        checks.equal(pod_context.get("seccompProfile"), {"type": "RuntimeDefault"}, f"{label} seccomp profile")
         checks.equal(spec.get("automountServiceAccountToken"), False, f"{label} mounts no token")
         for container in spec["containers"]:
             where = f"{label} container {container['name']}"
@@ -157,7 +166,7 @@ def validate(name, docs, checks, monitor_schema, settings):
             checks.equal(context.get("capabilities", {}).get("drop"), ["ALL"], f"{where} drops capabilities")
             names = {env["name"] for env in container.get("env", []) if env["name"].startswith("KEYSHARD_")}
             checks.expect(names <= read, f"{where} uses only variables keyshard reads: {names - read}")
-            if owner["kind"] != "Job":
+            if owner["kind"] in ("Deployment", "StatefulSet"):
                 for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                     checks.equal(container.get(probe, {}).get("httpGet"), {"path": path, "port": "admin"},
                                  f"{where} {probe}")
@@ -185,6 +194,9 @@ def check_default(docs, checks):
     checks.equal(gateway.get("KEYSHARD_LISTEN"), "0.0.0.0:8300", "default: gateway listen address")
     checks.equal(one(docs, "Deployment", f"{prefix}-gateway", checks)["spec"].get("replicas"), 2,
                  "default: gateway replicas")
+    checks.expect("KEYSHARD_GRPC_LISTEN" not in gateway, "default: gateway serves no public gRPC API")
+    checks.equal([p["name"] for p in one(docs, "Service", f"{prefix}-gateway", checks)["spec"]["ports"]], ["kms"],
+                 "default: gateway Service has the KMS port only")
     shard = one(docs, "StatefulSet", f"{prefix}-shard", checks)
     checks.equal(shard["spec"]["serviceName"], f"{prefix}-shard-headless", "default: shard serviceName")
     checks.equal(shard["spec"]["replicas"], 3, "default: shard replicas")
@@ -247,11 +259,69 @@ def check_full(docs, checks):
                  "full: ServiceMonitor selects the two admin Services")
     checks.equal(scraped, matched, "full: every selected Service has the admin port")
     service = one(docs, "Service", f"{prefix}-gateway", checks)
-    checks.equal([p["name"] for p in service["spec"]["ports"]], ["kms"], "full: the KMS Service exposes no admin port")
+    checks.equal([(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]],
+                 [("kms", 443, "kms"), ("grpc", 9310, "grpc")],
+                 "full: the gateway Service has the KMS and public gRPC ports, no admin port")
+    check_full_kms_plugin(docs, checks)
     policy = one(docs, "NetworkPolicy", f"{prefix}-shard", checks)
     checks.equal(policy["spec"]["egress"][0], {"ports": [{"port": 5432, "protocol": "TCP"}],
                                                "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]},
                  "full: shard egress to Postgres")
+
+
+def check_full_kms_plugin(docs, checks):
+    """The gateways' public gRPC API and the KMS plugin that calls it."""
+    prefix = f"{RELEASE}-keyshard"
+    gateway = settings_file(one(docs, "ConfigMap", f"{prefix}-gateway", checks))
+    checks.equal(gateway.get("KEYSHARD_GRPC_LISTEN"), "0.0.0.0:9310", "full: gateway public gRPC listen address")
+    deployment = one(docs, "Deployment", f"{prefix}-gateway", checks)["spec"]["template"]["spec"]
+    checks.equal([(p["name"], p["containerPort"]) for p in deployment["containers"][0]["ports"]],
+                 [("kms", 8300), ("grpc", 9310), ("admin", 8500)], "full: gateway container ports")
+    daemonset = one(docs, "DaemonSet", f"{prefix}-kms-plugin", checks)
+    spec = daemonset.get("spec", {}).get("template", {}).get("spec", {"containers": [{"env": []}]})
+    container = spec["containers"][0]
+    checks.equal(container.get("args"), ["kms-plugin"], "full: plugin runs keyshard kms-plugin")
+    env = env_of(spec)
+    checks.equal(env.get("KEYSHARD_KMS_PLUGIN_SOCKET"), "/var/run/kmsplugin/socket.sock", "full: plugin socket path")
+    checks.equal(env.get("KEYSHARD_KMS_PLUGIN_KEY_ID"),
+                 "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                 "full: plugin key id")
+    checks.equal(env.get("KEYSHARD_ENDPOINT"), f"http://{prefix}-gateway.{NAMESPACE}.svc.cluster.local:9310",
+                 "full: plugin calls the gateway Service's gRPC port")
+    checks.equal(env.get("KEYSHARD_REGION"), "eu-west-1", "full: plugin region")
+    for variable, optional in (("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None),
+                               ("AWS_SESSION_TOKEN", True)):
+        expected = {"name": "kms-plugin-credentials", "key": variable}
+        if optional:
+            expected["optional"] = True
+        checks.equal(env.get(variable), {"secretKeyRef": expected}, f"full: plugin {variable} from the Secret")
+    checks.equal(container.get("volumeMounts"), [{"name": "socket-dir", "mountPath": "/var/run/kmsplugin"}],
+                 "full: plugin mounts the socket directory")
+    checks.equal(spec.get("volumes"), [{"name": "socket-dir", "hostPath": {"path": "/var/run/kmsplugin",
+                                                                           "type": "DirectoryOrCreate"}}],
+                 "full: socket directory is the node's /var/run/kmsplugin")
+    checks.equal(spec.get("nodeSelector"), {"node-role.kubernetes.io/control-plane": ""},
+                 "full: plugin runs on control-plane nodes")
+    checks.equal(spec.get("tolerations"), [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                                            "effect": "NoSchedule"}],
+                 "full: plugin tolerates the control-plane taint")
+    checks.equal(spec.get("priorityClassName"), "system-node-critical", "full: plugin priority class")
+    plugin_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "keyshard",
+                                                   "app.kubernetes.io/instance": RELEASE,
+                                                   "app.kubernetes.io/component": "kms-plugin"}}}
+    gateway_policy = one(docs, "NetworkPolicy", f"{prefix}-gateway", checks)
+    checks.equal(gateway_policy["spec"]["ingress"][1],
+                 {"ports": [{"port": "grpc", "protocol": "TCP"}],
+                  "from": [{"namespaceSelector": {"matchLabels": {"keyshard-client": "true"}}}, plugin_pods]},
+                 "full: gateway gRPC port admits kmsFrom and the plugin pods")
+    plugin_policy = one(docs, "NetworkPolicy", f"{prefix}-kms-plugin", checks)
+    checks.equal(plugin_policy["spec"].get("ingress"), None, "full: plugin takes no connections")
+    checks.equal(plugin_policy["spec"]["egress"][0],
+                 {"ports": [{"port": 9310, "protocol": "TCP"}],
+                  "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "keyshard",
+                                                          "app.kubernetes.io/instance": RELEASE,
+                                                          "app.kubernetes.io/component": "gateway"}}}]},
+                 "full: plugin egress to the gateways' gRPC port")
 
 
 def check_created_secrets(docs, checks):
@@ -301,13 +371,24 @@ EXPECTED_FAILURES = [
     (["--set", "gateway.autoscaling.minReplicas=5", "--set", "gateway.autoscaling.maxReplicas=2"],
      "gateway.autoscaling.minReplicas is larger than maxReplicas"),
     (["--set", "gateway.replicass=3"], "additional properties 'replicass' not allowed"),
+    (["--set", "kmsPlugin.enabled=true"], "kmsPlugin.enabled needs gateway.grpc.enabled"),
+    (["--set", "kmsPlugin.enabled=true", "--set", "gateway.grpc.enabled=true"],
+     "kmsPlugin.keyId: set it to the ARN of the key"),
+    (["--set", "kmsPlugin.enabled=true", "--set", "gateway.grpc.enabled=true",
+      "--set", "kmsPlugin.keyId=arn:aws:kms:eu-west-1:111122223333:key/k", "--set", "kmsPlugin.existingSecret=s"],
+     "kmsPlugin.keyId names region eu-west-1, but the gateways serve region us-east-1"),
+    (["--set", "kmsPlugin.enabled=true", "--set", "gateway.grpc.enabled=true",
+      "--set", "kmsPlugin.keyId=arn:aws:kms:us-east-1:111122223333:key/k"],
+     "kmsPlugin.existingSecret: set it to the Secret holding the plugin's AWS_ACCESS_KEY_ID"),
+    (["--set", "kmsPlugin.keyId=alias/k"], "/kmsPlugin/keyId"),
+    (["--set", "gateway.config.KEYSHARD_GRPC_LISTEN=0.0.0.0:1"], "gateway.config: KEYSHARD_GRPC_LISTEN is set by the chart"),
     (["--kube-version", "1.29.0"], "chart requires kubeVersion: >=1.30.0-0"),
 ]
 
 
 # Values that are Kubernetes objects passed through whole: each is one row of the README.
 OBJECT_VALUES = {"podSecurityContext", "securityContext", "resources", "startupProbe", "livenessProbe",
-                 "readinessProbe"}
+                 "readinessProbe", "nodeSelector"}
 
 
 def values_paths(values, prefix=""):

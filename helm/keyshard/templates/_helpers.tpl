@@ -62,6 +62,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-shard" (include "keyshard.fullname" .) -}}
 {{- end -}}
 
+{{- define "keyshard.kmsPluginName" -}}
+{{- printf "%s-kms-plugin" (include "keyshard.fullname" .) -}}
+{{- end -}}
+
 {{- define "keyshard.shardHeadlessName" -}}
 {{- printf "%s-shard-headless" (include "keyshard.fullname" .) -}}
 {{- end -}}
@@ -296,4 +300,25 @@ readinessProbe:
 {{- if gt (int .Values.gateway.autoscaling.minReplicas) (int .Values.gateway.autoscaling.maxReplicas) -}}
 {{- fail "gateway.autoscaling.minReplicas is larger than maxReplicas" -}}
 {{- end -}}
+{{- with .Values.kmsPlugin }}
+{{- if .enabled -}}
+{{- if not $.Values.gateway.grpc.enabled -}}
+{{- fail "kmsPlugin.enabled needs gateway.grpc.enabled: the plugin calls the gateways' public gRPC API" -}}
+{{- end -}}
+{{- if not .keyId -}}
+{{- fail "kmsPlugin.keyId: set it to the ARN of the key that protects the API server's data encryption keys" -}}
+{{- end -}}
+{{- if ne (index (splitList ":" .keyId) 3) $.Values.region -}}
+{{- fail (printf "kmsPlugin.keyId names region %s, but the gateways serve region %s" (index (splitList ":" .keyId) 3) $.Values.region) -}}
+{{- end -}}
+{{- if not .existingSecret -}}
+{{- fail "kmsPlugin.existingSecret: set it to the Secret holding the plugin's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+{{- end -}}
+
+{{/* The gateways' public gRPC API inside the cluster, as the plugin's `KEYSHARD_ENDPOINT`. */}}
+{{- define "keyshard.grpcEndpoint" -}}
+{{- printf "http://%s.%s.svc.%s:%d" (include "keyshard.gatewayName" .) .Release.Namespace .Values.clusterDomain (int .Values.gateway.grpc.port) -}}
 {{- end -}}
