@@ -68,6 +68,11 @@ enum Command {
     BenchServer(config::BenchServerArgs),
 }
 
+// Every request allocates many small, short-lived buffers; mimalloc serves them faster than
+// glibc's allocator and returns freed memory instead of keeping it fragmented.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 impl Command {
     /// The service name exported spans carry unless `OTEL_SERVICE_NAME` says otherwise.
     fn service_name(&self) -> &'static str {
