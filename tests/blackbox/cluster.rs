@@ -3,6 +3,7 @@
 
 mod deletion;
 pub(crate) mod nodes;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -113,7 +113,7 @@ pub fn is_modeled_error(operation: &str, error_type: &str) -> bool {
 /// `DependencyTimeoutException` of a request that passed validation and found no shard, never
 /// `KMSInternalException`. Returns the error's `__type`.
 pub fn request_body(operation: Operation, body: &[u8]) -> &'static str {
-    let Ok(shards) = ShardPool::new(&[]) else {
+    let Ok(shards) = ShardPool::new(&[], None) else {
         panic!("an empty shard pool has no invalid address");
     };
     let (Ok(account), Ok(region)) = ("111122223333".parse(), "us-east-1".parse()) else {

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use keyshard_proto::kms::key_management_server::KeyManagementServer;
+use keyshard_tls::ServerTls;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -37,10 +38,12 @@ pub enum GrpcServeError {
     Transport(#[source] tonic::transport::Error),
 }
 
-/// Serves the public gRPC API on `listener` until `shutdown` completes.
+/// Serves the public gRPC API on `listener`, over TLS when `tls` is given, until `shutdown`
+/// completes.
 pub async fn serve_grpc(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GrpcServeError> {
     let api = KeyManagementServer::new(service::PublicApi::new(Arc::clone(&gateway)))
@@ -56,12 +59,22 @@ pub async fn serve_grpc(
         .set_serving::<KeyManagementServer<service::PublicApi>>()
         .await;
 
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .layer(authenticate::AuthenticateLayer::new(gateway))
         .add_service(api)
         .add_service(health_service)
-        .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
-        .map_err(GrpcServeError::Transport)
+        .add_service(reflection);
+    let served = match tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(tls.incoming(listener), shutdown)
+                .await
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .await
+        }
+    };
+    served.map_err(GrpcServeError::Transport)
 }

@@ -16,6 +16,7 @@ mod routing;
 mod server;
 mod sigv4;
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -91,16 +92,27 @@ impl Gateway {
         matches!(tokio::time::timeout(READY_TIMEOUT, asked).await, Ok(Ok(_)))
     }
 
-    /// Requests answered so far, by operation and outcome, with their latency, and the calls
-    /// that failed over to another shard, as Prometheus text.
+    /// Requests answered so far, by operation and outcome, with their latency, the calls sent
+    /// to each shard and those that failed over to another shard, as Prometheus text.
     pub fn metrics(&self) -> String {
         let mut out = self.metrics.render();
-        out.push_str(&format!(
+        out.push_str(
+            "# HELP keyshard_shard_calls_total Calls sent to each shard, failed ones included.\n\
+             # TYPE keyshard_shard_calls_total counter\n",
+        );
+        for (shard, calls) in self.shards.calls() {
+            let _ = writeln!(
+                out,
+                "keyshard_shard_calls_total{{shard=\"{shard}\"}} {calls}"
+            );
+        }
+        let _ = write!(
+            out,
             "# HELP keyshard_shard_failovers_total Shard calls sent on to the next shard after a \
              transport failure.\n# TYPE keyshard_shard_failovers_total counter\n\
              keyshard_shard_failovers_total {}\n",
             self.shards.failovers()
-        ));
+        );
         out
     }
 }

@@ -11,6 +11,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use keyshard_core::KmsError;
 use keyshard_proto::v1::shard_client::ShardClient;
 use keyshard_proto::{carries_kms_error, error_from_status};
+use keyshard_tls::ClientTls;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Response, Status};
 
@@ -27,6 +28,8 @@ pub(crate) enum Retry {
 struct ShardEndpoint {
     address: String,
     client: ShardClient<Channel>,
+    /// Calls sent to this shard, failed ones included.
+    calls: AtomicU64,
 }
 
 /// The shards a gateway knows, each with a lazily connected gRPC channel.
@@ -56,12 +59,14 @@ const SHARD_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const SHARD_KEEPALIVE: Duration = Duration::from_secs(5);
 
 impl ShardPool {
-    /// A pool over `host:port` addresses. Connections are made on first use.
-    pub fn new(addresses: &[String]) -> Result<Self, InvalidShardAddress> {
+    /// A pool over `host:port` addresses, reached over TLS when `tls` is given and over
+    /// plaintext otherwise. Connections are made on first use.
+    pub fn new(addresses: &[String], tls: Option<&ClientTls>) -> Result<Self, InvalidShardAddress> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut shards = Vec::with_capacity(addresses.len());
         for address in addresses {
             let endpoint =
-                Endpoint::from_shared(format!("http://{address}")).map_err(|source| {
+                Endpoint::from_shared(format!("{scheme}://{address}")).map_err(|source| {
                     InvalidShardAddress {
                         address: address.clone(),
                         source,
@@ -74,9 +79,14 @@ impl ShardPool {
                 .keep_alive_timeout(SHARD_KEEPALIVE)
                 .keep_alive_while_idle(true)
                 .tcp_nodelay(true);
+            let channel = match tls {
+                Some(tls) => endpoint.connect_with_connector_lazy(tls.clone()),
+                None => endpoint.connect_lazy(),
+            };
             shards.push(ShardEndpoint {
                 address: address.clone(),
-                client: ShardClient::new(endpoint.connect_lazy()),
+                client: ShardClient::new(channel),
+                calls: AtomicU64::new(0),
             });
         }
         Ok(Self {
@@ -92,6 +102,7 @@ impl ShardPool {
             shards: vec![ShardEndpoint {
                 address: name.to_owned(),
                 client: ShardClient::new(channel),
+                calls: AtomicU64::new(0),
             }],
             failovers: AtomicU64::new(0),
         }
@@ -100,6 +111,13 @@ impl ShardPool {
     /// Calls sent on to the next shard after a transport failure, since start.
     pub(crate) fn failovers(&self) -> u64 {
         self.failovers.load(Ordering::Relaxed)
+    }
+
+    /// Each shard's address and the calls sent to it since start, in the order of the list.
+    pub(crate) fn calls(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.shards
+            .iter()
+            .map(|s| (s.address.as_str(), s.calls.load(Ordering::Relaxed)))
     }
 
     /// Calls the shard that owns `route_key`, failing over in rendezvous order.
@@ -119,7 +137,7 @@ impl ShardPool {
         if retry == Retry::Once {
             order.truncate(1);
         }
-        let mut last = KmsError::DependencyTimeout("No shard is available.".to_owned());
+        let mut last = no_shard();
         let mut request = Some(request);
         for (attempt, index) in order.iter().copied().enumerate() {
             let shard = &self.shards[index];
@@ -132,11 +150,12 @@ impl ShardPool {
             let Some(this_call) = this_call else { break };
             let mut this_call = tonic::Request::new(this_call);
             propagate_trace(this_call.metadata_mut());
+            shard.calls.fetch_add(1, Ordering::Relaxed);
             match rpc(shard.client.clone(), this_call).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if is_transport_failure(&status) => {
                     tracing::warn!(shard = %shard.address, attempt, error = %status.message(), "shard call failed");
-                    last = error_from_status(&status);
+                    last = transport_error(&status);
                     if attempt + 1 < order.len() {
                         self.failovers.fetch_add(1, Ordering::Relaxed);
                     }
@@ -170,6 +189,20 @@ impl Injector for Metadata<'_> {
         if let (Ok(key), Ok(value)) = (key, value) {
             self.0.insert(key, value);
         }
+    }
+}
+
+fn no_shard() -> KmsError {
+    KmsError::DependencyTimeout("No shard is available.".to_owned())
+}
+
+/// What a caller is told of a transport failure on the last shard tried: the shard could not be
+/// reached (refused, reset, or its TLS handshake failed), which like a timeout is a retryable
+/// 503, never an internal error.
+fn transport_error(status: &Status) -> KmsError {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => error_from_status(status),
+        _ => no_shard(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -13,9 +14,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use keyshard_core::KmsError;
 use keyshard_core::id::Scope;
+use keyshard_tls::ServerTls;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
@@ -36,17 +39,19 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// First and longest pause after a failed `accept`, such as when file descriptors run out.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
-/// Serves JSON 1.1 on `listener` until `shutdown` completes, then drains: the gateway reports
-/// itself not ready, stops accepting connections, lets each open connection finish the request
-/// it is serving and closes it, and returns once all are closed or `grace` has passed.
+/// Serves JSON 1.1 on `listener`, over TLS when `tls` is given, until `shutdown` completes,
+/// then drains: the gateway reports itself not ready, stops accepting connections, lets each
+/// open connection finish the request it is serving and closes it, and returns once all are
+/// closed or `grace` has passed.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
     let connections = GracefulShutdown::new();
-    accept(&listener, &gateway, shutdown, &connections).await;
+    accept(&listener, &gateway, tls.as_ref(), shutdown, &connections).await;
     gateway.draining.store(true, Ordering::Relaxed);
     drop(listener);
     tracing::info!(grace_seconds = grace.as_secs(), "draining open connections");
@@ -61,10 +66,12 @@ pub async fn serve(
     }
 }
 
-/// Accepts connections until `shutdown` completes, each watched by `connections`.
+/// Accepts connections until `shutdown` completes, each watched by `connections`. A TLS
+/// handshake happens on the connection's own task, bounded by the connection limit.
 async fn accept(
     listener: &TcpListener,
     gateway: &Arc<Gateway>,
+    tls: Option<&ServerTls>,
     shutdown: impl Future<Output = ()>,
     connections: &GracefulShutdown,
 ) {
@@ -96,23 +103,37 @@ async fn accept(
                 continue;
             }
         };
-        let gateway = Arc::clone(gateway);
-        let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = connections.watch(connection);
+        let (gateway, tls, watcher) = (Arc::clone(gateway), tls.cloned(), connections.watcher());
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            match tls {
+                None => serve_connection(stream, gateway, watcher, peer).await,
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, gateway, watcher, peer).await,
+                    Err(err) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                },
             }
             drop(permit);
         });
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one accepted connection until it closes, or until shutdown
+/// begins and its request in flight is answered.
+async fn serve_connection<I>(io: I, gateway: Arc<Gateway>, watcher: Watcher, peer: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(Arc::clone(&gateway), req));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    if let Err(err) = watcher.watch(connection).await {
+        tracing::debug!(%peer, error = %err, "connection ended with an error");
     }
 }
 

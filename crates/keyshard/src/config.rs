@@ -60,6 +60,80 @@ impl ShutdownArgs {
     }
 }
 
+/// TLS on the client-facing ports: the AWS KMS JSON API and the public gRPC API.
+#[derive(clap::Args)]
+pub(crate) struct ClientPortTlsArgs {
+    /// PEM certificate chain, leaf first, served on the JSON API and the public gRPC API;
+    /// plaintext HTTP without it. Needs `--tls-key-file`.
+    #[arg(long, env = "KEYSHARD_TLS_CERT_FILE")]
+    pub(crate) tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert-file`.
+    #[arg(long, env = "KEYSHARD_TLS_KEY_FILE")]
+    pub(crate) tls_key_file: Option<PathBuf>,
+}
+
+/// How often TLS files are read again.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct TlsReloadArgs {
+    /// Seconds between reads of every TLS file; changed files that make a valid configuration
+    /// apply to new connections, and invalid ones are logged and ignored.
+    #[arg(
+        long,
+        env = "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) tls_reload_interval_seconds: u64,
+}
+
+impl TlsReloadArgs {
+    pub(crate) fn interval(self) -> Duration {
+        Duration::from_secs(self.tls_reload_interval_seconds)
+    }
+}
+
+/// TLS from a gateway to its shards.
+#[derive(clap::Args)]
+pub(crate) struct ShardClientTlsArgs {
+    /// PEM CA bundle the shards' certificates must chain to; shards are reached over TLS when
+    /// it is given, and over plaintext gRPC otherwise.
+    #[arg(long, env = "KEYSHARD_SHARD_TLS_CA_FILE")]
+    pub(crate) shard_tls_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate chain the gateway presents to shards that require one. Needs
+    /// `--shard-tls-key-file` and `--shard-tls-ca-file`.
+    #[arg(long, env = "KEYSHARD_SHARD_TLS_CERT_FILE")]
+    pub(crate) shard_tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of `--shard-tls-cert-file`.
+    #[arg(long, env = "KEYSHARD_SHARD_TLS_KEY_FILE")]
+    pub(crate) shard_tls_key_file: Option<PathBuf>,
+
+    /// Name every shard's certificate must carry (a DNS name or an IP address); by default the
+    /// host of each `--shards` address.
+    #[arg(long, env = "KEYSHARD_SHARD_TLS_SERVER_NAME")]
+    pub(crate) shard_tls_server_name: Option<String>,
+}
+
+/// TLS on a shard's gRPC port.
+#[derive(clap::Args)]
+pub(crate) struct ShardTlsArgs {
+    /// PEM certificate chain, leaf first, served on the internal gRPC API; plaintext without
+    /// it. Needs `--tls-key-file`.
+    #[arg(long, env = "KEYSHARD_TLS_CERT_FILE")]
+    pub(crate) tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert-file`.
+    #[arg(long, env = "KEYSHARD_TLS_KEY_FILE")]
+    pub(crate) tls_key_file: Option<PathBuf>,
+
+    /// PEM CA bundle: when given, every caller must present a client certificate signed by
+    /// one of these CAs (mutual TLS). Needs `--tls-cert-file`.
+    #[arg(long, env = "KEYSHARD_TLS_CLIENT_CA_FILE")]
+    pub(crate) tls_client_ca_file: Option<PathBuf>,
+}
+
 /// `keyshard dev`.
 #[derive(clap::Args)]
 pub(crate) struct DevArgs {
@@ -90,6 +164,12 @@ pub(crate) struct DevArgs {
 
     #[command(flatten)]
     pub(crate) shutdown: ShutdownArgs,
+
+    #[command(flatten)]
+    pub(crate) tls: ClientPortTlsArgs,
+
+    #[command(flatten)]
+    pub(crate) tls_reload: TlsReloadArgs,
 
     /// Request quotas as `CLASS=REQUESTS_PER_SECOND`, enforced only when given: CLASS is
     /// `symmetric`, an operation name or `all` (AWS's defaults for the rest);
@@ -145,6 +225,15 @@ pub(crate) struct GatewayArgs {
     /// How many gateways serve the deployment: each enforces this share of every quota.
     #[arg(long, env = "KEYSHARD_GATEWAY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) gateway_replicas: u32,
+
+    #[command(flatten)]
+    pub(crate) tls: ClientPortTlsArgs,
+
+    #[command(flatten)]
+    pub(crate) shard_tls: ShardClientTlsArgs,
+
+    #[command(flatten)]
+    pub(crate) tls_reload: TlsReloadArgs,
 }
 
 /// `keyshard kms-plugin`. The access key it signs with comes from `AWS_ACCESS_KEY_ID`,
@@ -228,6 +317,12 @@ pub(crate) struct ShardArgs {
 
     #[command(flatten)]
     pub(crate) key_deletion: KeyDeletionArgs,
+
+    #[command(flatten)]
+    pub(crate) tls: ShardTlsArgs,
+
+    #[command(flatten)]
+    pub(crate) tls_reload: TlsReloadArgs,
 }
 
 /// Key rotation, for the subcommands that run a shard.

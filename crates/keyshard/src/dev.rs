@@ -14,6 +14,7 @@ use crate::config::{DevArgs, ScopeError};
 use crate::data_dir::{self, DataDirError};
 use crate::in_process;
 use crate::net::{self, ListenError};
+use crate::tls::{self, TlsSettingError};
 
 /// Why `keyshard dev` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,9 @@ pub(crate) enum DevError {
 
     #[error(transparent)]
     Quota(#[from] keyshard_gateway::QuotaSettingError),
+
+    #[error(transparent)]
+    Tls(#[from] TlsSettingError),
 }
 
 /// How the shard is named in logs: it has no address.
@@ -47,6 +51,7 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
             replicas: 1,
         })
     };
+    let client_tls = tls::client_port(&args.tls, args.tls_reload)?;
     let data_dir = data_dir::open(&args.data_dir)?;
     let store = SqliteStore::open(&data_dir.database)
         .await
@@ -87,7 +92,8 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
     admin::serve(args.metrics_listen, metrics, admin::gateway_ready(&gateway)).await?;
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
-    let grpc_listen = crate::gateway::serve_public_grpc(args.grpc_listen, &gateway).await?;
+    let grpc_listen =
+        crate::gateway::serve_public_grpc(args.grpc_listen, &gateway, client_tls.clone()).await?;
 
     tracing::warn!(
         data_dir = %args.data_dir.display(),
@@ -101,9 +107,9 @@ pub(crate) async fn run(args: DevArgs) -> Result<(), DevError> {
             "development mode on a non-loopback address: anyone who can reach it can use every key"
         );
     }
-    tracing::info!(%listen, grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
+    tracing::info!(%listen, tls = client_tls.is_some(), grpc_listen = grpc_listen.as_ref().map(tracing::field::display), shard = IN_PROCESS_SHARD, region = %scope.region, "keyshard ready to serve");
     let grace = args.shutdown.grace();
-    keyshard_gateway::serve(listener, gateway, net::shutdown_signal(), grace).await;
+    keyshard_gateway::serve(listener, gateway, client_tls, net::shutdown_signal(), grace).await;
     tracing::info!("keyshard stopped");
     Ok(())
 }

@@ -17,6 +17,7 @@ mod rewrap;
 mod root_key;
 mod shard;
 mod telemetry;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,7 @@ use crate::admin;
 use crate::config::ShardArgs;
 use crate::net::{self, ListenError};
 use crate::root_key::{self, RootKeyError};
+use crate::tls::{self, TlsSettingError};
 
 /// Why `keyshard shard` could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,9 @@ pub(crate) enum ShardError {
 
     #[error("the gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
+
+    #[error(transparent)]
+    Tls(#[from] TlsSettingError),
 }
 
 pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
@@ -37,6 +41,7 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         .parse()
         .map_err(|_| ShardError::Region(args.region.clone()))?;
     let root_keys = root_key::ring(&args.root_keys)?;
+    let tls = tls::shard_port(&args.tls, args.tls_reload)?;
     let store = PostgresStore::connect(&args.database_url).await?;
     if args.migrate {
         store.migrate().await?;
@@ -64,10 +69,7 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
 
     let listener = net::bind(&args.listen.to_string()).await?;
     let listen = net::local_address(&listener)?;
-    tracing::info!(%listen, "keyshard shard ready to serve");
-    // Without TCP_NODELAY, a response written in more than one segment waits for the
-    // gateway's delayed ACK: about 40 ms per call when calls do not overlap.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tracing::info!(%listen, tls = tls.is_some(), "keyshard shard ready to serve");
     // Once the signal comes, tonic answers the calls in flight and closes each connection; the
     // grace period bounds how long that may take.
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -75,10 +77,24 @@ pub(crate) async fn run(args: ShardArgs) -> Result<(), ShardError> {
         net::shutdown_signal().await;
         let _ = stopping.send(());
     };
-    let served = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .trace_fn(crate::telemetry::shard_call_span)
-        .add_service(Shard::service(&shard))
-        .serve_with_incoming_shutdown(incoming, signal);
+        .add_service(Shard::service(&shard));
+    let served = async move {
+        match tls {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(tls.incoming(listener), signal)
+                    .await
+            }
+            None => {
+                // Without TCP_NODELAY, a response written in more than one segment waits for
+                // the gateway's delayed ACK: about 40 ms per call when calls do not overlap.
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                router.serve_with_incoming_shutdown(incoming, signal).await
+            }
+        }
+    };
     let grace = args.shutdown.grace();
     tokio::select! {
         served = served => served?,

@@ -1,0 +1,341 @@
+//! TLS in the production topology: the AWS SDK over HTTPS to a gateway, certificates replaced
+//! while it runs, and mutual TLS between gateways and shards.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_kms::Client;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use keyshard_tls::{ClientTls, ClientTlsFiles};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use tokio::time::Instant;
+use tonic::transport::Endpoint;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::nodes::Cluster;
+use crate::raw_http::{RawRequest, exchange};
+use crate::support::{create_key, failure, key_arn};
+
+/// How long a test waits for a reload; the gateways under test read their files every second.
+const RELOAD_WAIT: Duration = Duration::from_secs(20);
+
+/// A certificate authority made for one test.
+struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A certificate and its private key, as PEM.
+struct Leaf {
+    cert: String,
+    key: String,
+}
+
+impl TestCa {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("a CA key");
+        Self {
+            issuer: CertifiedIssuer::self_signed(params, key).expect("a self-signed CA"),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A certificate for 127.0.0.1 and localhost, for `usage`.
+    fn issue(&self, usage: ExtendedKeyUsagePurpose) -> Leaf {
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("valid names");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "keyshard test");
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("a leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("a signed leaf");
+        Leaf {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+}
+
+impl Leaf {
+    /// Writes the certificate and key as `<name>.crt` and `<name>.key` in `dir`, replacing
+    /// files of those names whole, and returns their paths.
+    fn write(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        replace(&key, &self.key);
+        replace(&cert, &self.cert);
+        (cert, key)
+    }
+}
+
+/// Writes `path` by renaming a finished file over it, as a Secret volume update does.
+fn replace(path: &Path, text: &str) {
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, text).expect("a file in the test directory");
+    std::fs::rename(&staged, path).expect("the staged file replaces the old one");
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// An SDK client of `gateway` over HTTPS that trusts only the CA in `ca_pem`.
+fn https_client(cluster: &Cluster, gateway: usize, ca_pem: &str) -> Client {
+    let trust = TrustStore::empty().with_pem_certificate(ca_pem.as_bytes());
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context");
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https();
+    let config = cluster
+        .config_as(gateway, cluster.root_credentials())
+        .endpoint_url(format!("https://{}", cluster.gateways[gateway].address))
+        .http_client(http)
+        .build();
+    Client::from_conf(config)
+}
+
+/// Whether a new connection to `gateway` that trusts only `ca_pem` gets an answer.
+async fn trusted_by(cluster: &Cluster, gateway: usize, ca_pem: &str) -> bool {
+    let client = https_client(cluster, gateway, ca_pem);
+    match client.list_keys().send().await {
+        Ok(_) => true,
+        Err(err) => {
+            assert!(
+                err.raw_response().is_none(),
+                "a refused certificate gets no HTTP answer, got {err:?}"
+            );
+            false
+        }
+    }
+}
+
+/// Starts a gateway over shard 0 serving `leaf` on its client ports, reading its files every
+/// second.
+async fn tls_gateway(cluster: &mut Cluster, leaf: &Leaf, extra: &[&str]) -> usize {
+    let (cert, key) = leaf.write(&cluster.path(""), "gateway");
+    let mut args = vec![
+        "--tls-cert-file",
+        text(&cert),
+        "--tls-key-file",
+        text(&key),
+        "--tls-reload-interval-seconds",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    cluster.add_gateway_with(&[0], &args).await
+}
+
+#[tokio::test]
+async fn the_aws_sdk_and_grpc_work_over_tls_and_plain_http_is_refused() {
+    let mut cluster = Cluster::start(1, 0).await;
+    let ca = TestCa::new("keyshard test CA");
+    let gateway = tls_gateway(
+        &mut cluster,
+        &ca.issue(ExtendedKeyUsagePurpose::ServerAuth),
+        &[],
+    )
+    .await;
+    let client = https_client(&cluster, gateway, &ca.pem());
+
+    let key_id = create_key(&client).await;
+    let generated = client
+        .generate_data_key()
+        .key_id(&key_id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .expect("GenerateDataKey over HTTPS");
+    let plaintext = generated.plaintext().expect("Plaintext").as_ref().to_vec();
+    assert_eq!(plaintext.len(), 32);
+    assert_eq!(generated.key_id(), Some(key_arn(&key_id).as_str()));
+    let decrypted = client
+        .decrypt()
+        .ciphertext_blob(generated.ciphertext_blob().expect("CiphertextBlob").clone())
+        .send()
+        .await
+        .expect("Decrypt over HTTPS");
+    assert_eq!(
+        decrypted.plaintext().map(|p| p.as_ref().to_vec()),
+        Some(plaintext)
+    );
+
+    let ca_file = cluster.path("ca.crt");
+    replace(&ca_file, &ca.pem());
+    let files = ClientTlsFiles {
+        ca: ca_file,
+        identity: None,
+        server_name: None,
+    };
+    let connector = ClientTls::load(&files, Duration::from_secs(60)).expect("the test CA loads");
+    let grpc = cluster.gateways[gateway]
+        .grpc
+        .clone()
+        .expect("a public gRPC port");
+    let channel = Endpoint::from_shared(format!("https://{grpc}"))
+        .expect("a valid endpoint")
+        .connect_with_connector(connector)
+        .await
+        .expect("a TLS connection to the public gRPC port");
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "keyshard.kms.v1.KeyManagement".to_owned(),
+        })
+        .await
+        .expect("a health answer over TLS");
+    assert_eq!(answer.into_inner().status(), ServingStatus::Serving);
+
+    let address = cluster.gateways[gateway].address.clone();
+    let plain =
+        tokio::task::spawn_blocking(move || exchange(&address, &RawRequest::new("ListKeys", "{}")))
+            .await
+            .expect("the raw exchange does not panic");
+    assert!(
+        plain.is_err(),
+        "a plain HTTP request to the TLS port got an HTTP answer: {:?}",
+        plain.map(|r| r.status)
+    );
+
+    cluster.finish(&[]);
+}
+
+#[tokio::test]
+async fn a_replaced_certificate_serves_new_connections_and_a_bad_one_is_ignored() {
+    let mut cluster = Cluster::start(1, 0).await;
+    let (first, second) = (TestCa::new("first CA"), TestCa::new("second CA"));
+    let gateway = tls_gateway(
+        &mut cluster,
+        &first.issue(ExtendedKeyUsagePurpose::ServerAuth),
+        &[],
+    )
+    .await;
+    assert!(trusted_by(&cluster, gateway, &first.pem()).await);
+    assert!(!trusted_by(&cluster, gateway, &second.pem()).await);
+
+    // A key that does not belong to the certificate: the gateway keeps the first pair.
+    let mismatched = Leaf {
+        cert: second.issue(ExtendedKeyUsagePurpose::ServerAuth).cert,
+        key: second.issue(ExtendedKeyUsagePurpose::ServerAuth).key,
+    };
+    mismatched.write(&cluster.path(""), "gateway");
+    let deadline = Instant::now() + RELOAD_WAIT;
+    while !cluster.gateways[gateway]
+        .log_text()
+        .contains("the changed TLS files are not usable")
+    {
+        assert!(Instant::now() < deadline, "the bad pair was not read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cluster.gateways[gateway]
+            .log_text()
+            .contains("the private key in")
+    );
+    assert!(trusted_by(&cluster, gateway, &first.pem()).await);
+
+    second
+        .issue(ExtendedKeyUsagePurpose::ServerAuth)
+        .write(&cluster.path(""), "gateway");
+    let deadline = Instant::now() + RELOAD_WAIT;
+    while !trusted_by(&cluster, gateway, &second.pem()).await {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!trusted_by(&cluster, gateway, &first.pem()).await);
+    assert!(
+        cluster.gateways[gateway]
+            .log_text()
+            .contains("TLS files changed; new connections use them")
+    );
+
+    cluster.finish(&["the changed TLS files are not usable"]);
+}
+
+#[tokio::test]
+async fn a_shard_requiring_client_certificates_serves_only_a_gateway_that_has_one() {
+    let mut cluster = Cluster::start(0, 0).await;
+    let ca = TestCa::new("internal CA");
+    let dir = cluster.path("");
+    let (shard_cert, shard_key) = ca
+        .issue(ExtendedKeyUsagePurpose::ServerAuth)
+        .write(&dir, "shard");
+    let (client_cert, client_key) = ca
+        .issue(ExtendedKeyUsagePurpose::ClientAuth)
+        .write(&dir, "gateway-client");
+    let ca_file = dir.join("internal-ca.crt");
+    replace(&ca_file, &ca.pem());
+    let shard = cluster
+        .start_shard(&[
+            "--tls-cert-file",
+            text(&shard_cert),
+            "--tls-key-file",
+            text(&shard_key),
+            "--tls-client-ca-file",
+            text(&ca_file),
+        ])
+        .await;
+    cluster.shards.push(shard);
+
+    let without = cluster
+        .add_gateway_with(&[0], &["--shard-tls-ca-file", text(&ca_file)])
+        .await;
+    let with = cluster
+        .add_gateway_with(
+            &[0],
+            &[
+                "--shard-tls-ca-file",
+                text(&ca_file),
+                "--shard-tls-cert-file",
+                text(&client_cert),
+                "--shard-tls-key-file",
+                text(&client_key),
+            ],
+        )
+        .await;
+
+    cluster.expect_unavailable();
+    let refused = cluster.client(without).create_key().send().await;
+    assert_eq!(failure(refused).kind(), (503, "DependencyTimeoutException"));
+    assert_eq!(Cluster::readiness(&cluster.gateways[without]).await, 503);
+
+    let client = cluster.client(with);
+    let key_id = create_key(&client).await;
+    let generated = client
+        .generate_data_key()
+        .key_id(&key_id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .expect("GenerateDataKey through mutual TLS");
+    assert_eq!(generated.plaintext().map(|p| p.as_ref().len()), Some(32));
+    let decrypted = client
+        .decrypt()
+        .ciphertext_blob(generated.ciphertext_blob().expect("CiphertextBlob").clone())
+        .send()
+        .await
+        .expect("Decrypt through mutual TLS");
+    assert_eq!(decrypted.plaintext(), generated.plaintext());
+    assert_eq!(Cluster::readiness(&cluster.gateways[with]).await, 200);
+
+    cluster.finish(&["shard call failed", "request failed"]);
+}
