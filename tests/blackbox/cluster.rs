@@ -2,6 +2,7 @@
 //! database (DESIGN.md, "Routing, caching, consistency").
 
 mod deletion;
+mod metrics;
 pub(crate) mod nodes;
 mod tls;
 
@@ -658,50 +659,4 @@ async fn calls_fail_cleanly_while_postgres_is_down_and_recover_when_it_returns()
         "listener",
         "change feed",
     ]);
-}
-
-#[tokio::test]
-async fn a_gateway_counts_its_requests_by_operation_and_outcome() {
-    let cluster = Cluster::start(1, 1).await;
-    let client = cluster.client(0);
-    let key_id = create_key(&client).await;
-    for _ in 0..3 {
-        client
-            .generate_data_key()
-            .key_id(&key_id)
-            .number_of_bytes(16)
-            .send()
-            .await
-            .expect("GenerateDataKey");
-    }
-    let missing = client
-        .generate_data_key()
-        .key_id("alias/missing")
-        .number_of_bytes(16)
-        .send()
-        .await;
-    assert_eq!(failure(missing).kind(), (400, "NotFoundException"));
-
-    let count = |labels: &'static str| cluster.gateway_metric(0, labels);
-    assert_eq!(
-        count(r#"keyshard_requests_total{operation="CreateKey",outcome="ok"}"#).await,
-        1
-    );
-    assert_eq!(
-        count(r#"keyshard_requests_total{operation="GenerateDataKey",outcome="ok"}"#).await,
-        3
-    );
-    assert_eq!(
-        count(
-            r#"keyshard_requests_total{operation="GenerateDataKey",outcome="NotFoundException"}"#
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(r#"keyshard_request_duration_seconds_count{operation="GenerateDataKey"}"#).await,
-        4
-    );
-
-    cluster.finish(&[]);
 }

@@ -1,7 +1,8 @@
 //! Keyshard's domain, free of I/O: identifiers, key specs and states, the key-state table, the
 //! AWS error enum and its wire form, model validation, encryption contexts, the ciphertext blob
-//! layout, paging markers, the rules for tags, key policy documents and grants, and the
-//! authorization decision that weighs a key's policy and grants.
+//! layout, paging markers, the rules for tags, key policy documents and grants, the
+//! authorization decision that weighs a key's policy and grants, and the latency histogram of
+//! the metrics.
 
 pub mod authz;
 pub mod blob;
@@ -10,6 +11,7 @@ pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod grants;
+pub mod histogram;
 pub mod id;
 pub mod marker;
 pub mod operation;

@@ -7,24 +7,13 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-/// Upper bounds, in seconds, of the latency histogram's buckets.
-const BUCKETS: [f64; 10] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-];
-
-#[derive(Default)]
-struct Latency {
-    /// Observations at or below each bound of `BUCKETS`.
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
-}
+use keyshard_core::histogram::Histogram;
 
 /// Counts of answered requests.
 #[derive(Default)]
 pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Latency>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
 impl Metrics {
@@ -36,16 +25,12 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
             .entry((operation, outcome))
             .or_default() += 1;
-        let seconds = elapsed.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = latency.entry(operation).or_default();
-        for (count, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *count += 1;
-            }
-        }
-        entry.count += 1;
-        entry.sum_seconds += seconds;
+        self.latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(operation)
+            .or_default()
+            .observe(elapsed);
     }
 
     /// The metrics as Prometheus text.
@@ -68,25 +53,12 @@ impl Metrics {
              # TYPE keyshard_request_duration_seconds histogram\n",
         );
         let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        for (operation, l) in latency.iter() {
-            let name = "keyshard_request_duration_seconds";
-            for (count, bound) in l.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}",
-                l.count
+        for (operation, histogram) in latency.iter() {
+            histogram.render(
+                &mut out,
+                "keyshard_request_duration_seconds",
+                &format!("operation=\"{operation}\""),
             );
-            let _ = writeln!(
-                out,
-                "{name}_sum{{operation=\"{operation}\"}} {}",
-                l.sum_seconds
-            );
-            let _ = writeln!(out, "{name}_count{{operation=\"{operation}\"}} {}", l.count);
         }
         out
     }

@@ -118,7 +118,7 @@ pub(crate) fn shard_ready(shard: &Arc<Shard>) -> admin::ReadyFn {
     })
 }
 
-/// The shard's counters: cache answers and SQL statements sent.
+/// The shard's counters: cache answers, and SQL statements sent with their durations.
 pub(crate) fn shard_metrics(shard: &Arc<Shard>) -> admin::MetricsFn {
     let shard = Arc::clone(shard);
     Arc::new(move || {
@@ -142,6 +142,14 @@ pub(crate) fn shard_metrics(shard: &Arc<Shard>) -> admin::MetricsFn {
             "SQL statements sent to the store.",
             shard.store_queries(),
         );
+        out.push_str(
+            "# HELP keyshard_store_query_duration_seconds Time from sending an SQL statement to \
+             its answer, waiting for a connection included.\n\
+             # TYPE keyshard_store_query_duration_seconds histogram\n",
+        );
+        shard
+            .store_query_durations()
+            .render(&mut out, "keyshard_store_query_duration_seconds", "");
         out
     })
 }

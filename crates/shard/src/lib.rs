@@ -79,6 +79,11 @@ impl Shard {
         self.store.query_count()
     }
 
+    /// How long those statements took.
+    pub fn store_query_durations(&self) -> keyshard_core::histogram::Histogram {
+        self.store.query_durations()
+    }
+
     /// Drops cached copies as the store announces committed changes, for as long as the store
     /// lives. A lagging receiver may have missed changes, so it drops everything.
     pub fn spawn_change_listener(self: &Arc<Self>) {

@@ -1,8 +1,11 @@
 //! What a store reports besides its answers: the statements it sent, and the committed changes
 //! that make cached copies stale, with the text form a change takes between processes.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
+use keyshard_core::histogram::Histogram;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use tokio::sync::broadcast;
 
@@ -12,14 +15,16 @@ use crate::StoreChange;
 /// drop everything it cached, as for [`StoreChange::All`]).
 const CHANGE_CAPACITY: usize = 1024;
 
-/// A store's statement counter and change broadcast, shared by its clones and, on Postgres, its
-/// listener task.
+/// A store's statement counter and timings and its change broadcast, shared by its clones and,
+/// on Postgres, its listener task.
 ///
 /// Every statement sent on a store connection counts, transaction control (`BEGIN`, `COMMIT`,
 /// `ROLLBACK`) included; migrations and the Postgres listener's own connection do not.
 #[derive(Debug)]
 pub(crate) struct Feed {
     statements: AtomicU64,
+    /// From sending a statement to having its answer, waiting for a pooled connection included.
+    durations: Mutex<Histogram>,
     changes: broadcast::Sender<StoreChange>,
 }
 
@@ -27,17 +32,32 @@ impl Feed {
     pub(crate) fn new() -> Self {
         Self {
             statements: AtomicU64::new(0),
+            durations: Mutex::new(Histogram::default()),
             changes: broadcast::Sender::new(CHANGE_CAPACITY),
         }
     }
 
-    /// Notes one statement about to be sent.
-    pub(crate) fn count_statement(&self) {
+    /// Sends one statement, `sending` its future: counts it, and times it until its answer.
+    pub(crate) async fn statement<F: Future>(&self, sending: F) -> F::Output {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        let started = tokio::time::Instant::now();
+        let answer = sending.await;
+        self.durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(started.elapsed());
+        answer
     }
 
     pub(crate) fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn durations(&self) -> Histogram {
+        self.durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn publish(&self, change: StoreChange) {
@@ -85,6 +105,8 @@ impl StoreChange {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn account() -> AccountId {
@@ -136,13 +158,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_statement_count_starts_at_zero_and_counts_each_note() {
+    #[tokio::test(start_paused = true)]
+    async fn each_statement_is_counted_and_timed_until_its_answer() {
         let feed = Feed::new();
         assert_eq!(feed.statements(), 0);
 
-        feed.count_statement();
-        feed.count_statement();
+        feed.statement(tokio::time::sleep(Duration::from_millis(3)))
+            .await;
+        feed.statement(async {}).await;
         assert_eq!(feed.statements(), 2);
+        let mut expected = Histogram::default();
+        expected.observe(Duration::from_millis(3));
+        expected.observe(Duration::ZERO);
+        assert_eq!(feed.durations(), expected);
     }
 }

@@ -186,6 +186,10 @@ pub trait Store: Send + Sync + 'static {
     /// checks and the Postgres listener's connection do not.
     fn query_count(&self) -> u64;
 
+    /// How long each statement counted by [`Store::query_count`] took, from being sent (waiting
+    /// for a pooled connection included) to its answer.
+    fn query_durations(&self) -> keyshard_core::histogram::Histogram;
+
     /// Whether the database answers a trivial statement now: what a readiness probe asks.
     async fn ping(&self) -> Result<(), StoreError>;
 

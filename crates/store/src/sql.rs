@@ -78,15 +78,14 @@ where
         account: &AccountId,
         key_id: KeyId,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(
+        let row = self.feed.statement(sqlx::query(
             "SELECT description, key_spec, key_usage, origin, state, created_at, deletion_date, \
              current_version FROM keys WHERE account = $1 AND key_id = $2",
         )
         .bind(account.as_str())
         .bind(key_id.to_string())
         .fetch_optional(&self.pool)
-        .await?;
+        ).await?;
 
         let Some(row) = row else { return Ok(None) };
         Ok(Some(KeyRecord {
@@ -109,16 +108,19 @@ where
         key_id: KeyId,
         version: u32,
     ) -> Result<Option<KeyVersion>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(
-            "SELECT key_id, version, root_key_id, wrapped_material, created_at \
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT key_id, version, root_key_id, wrapped_material, created_at \
              FROM key_versions WHERE account = $1 AND key_id = $2 AND version = $3",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .bind(i64::from(version))
-        .fetch_optional(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .bind(i64::from(version))
+                .fetch_optional(&self.pool),
+            )
+            .await?;
 
         row.map(|row| Self::decode_key_version(&row)).transpose()
     }
@@ -129,16 +131,19 @@ where
         after: Option<KeyId>,
         limit: u32,
     ) -> Result<Vec<KeyId>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT key_id FROM keys WHERE account = $1 AND ($2 IS NULL OR key_id > $2) \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT key_id FROM keys WHERE account = $1 AND ($2 IS NULL OR key_id > $2) \
              ORDER BY key_id LIMIT $3",
-        )
-        .bind(account.as_str())
-        .bind(after.map(|id| id.to_string()))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(after.map(|id| id.to_string()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         rows.iter()
             .map(|row| Self::decode_text(row, "key_id", KeyId::parse))
@@ -150,15 +155,18 @@ where
         account: &AccountId,
         name: &AliasName,
     ) -> Result<Option<AliasRecord>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(
-            "SELECT name, target_key_id, created_at, updated_at FROM aliases \
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT name, target_key_id, created_at, updated_at FROM aliases \
              WHERE account = $1 AND name = $2",
-        )
-        .bind(account.as_str())
-        .bind(name.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(name.as_str())
+                .fetch_optional(&self.pool),
+            )
+            .await?;
 
         row.map(|row| Self::decode_alias(account, &row)).transpose()
     }
@@ -170,18 +178,21 @@ where
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AliasRecord>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT name, target_key_id, created_at, updated_at FROM aliases \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT name, target_key_id, created_at, updated_at FROM aliases \
              WHERE account = $1 AND ($2 IS NULL OR target_key_id = $2) \
              AND ($3 IS NULL OR name > $3) ORDER BY name LIMIT $4",
-        )
-        .bind(account.as_str())
-        .bind(target.map(|id| id.to_string()))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(target.map(|id| id.to_string()))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         rows.iter()
             .map(|row| Self::decode_alias(account, row))
@@ -204,20 +215,23 @@ where
             None => (None, None, None),
         };
 
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT account, key_id, version, root_key_id, wrapped_material, created_at \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT account, key_id, version, root_key_id, wrapped_material, created_at \
              FROM key_versions WHERE root_key_id <> $1 \
              AND ($2 IS NULL OR (account, key_id, version) > ($2, $3, $4)) \
              ORDER BY account, key_id, version LIMIT $5",
-        )
-        .bind(root_key_id)
-        .bind(after_account)
-        .bind(after_key_id)
-        .bind(after_version)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(root_key_id)
+                .bind(after_account)
+                .bind(after_key_id)
+                .bind(after_version)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         let mut versions = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -78,3 +78,77 @@ pub(crate) fn trust_anchors(path: &Path, pem: &[u8]) -> Result<Arc<RootCertStore
     }
     Ok(Arc::new(roots))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use rcgen::{CertificateParams, KeyPair};
+
+    use super::*;
+
+    /// A self-signed certificate and its key, as PEM.
+    fn pair() -> (String, String) {
+        let key = KeyPair::generate().expect("a key");
+        let cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("a valid name")
+            .self_signed(&key)
+            .expect("a certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn a_certificate_with_its_own_key_loads() {
+        let (cert, key) = pair();
+        let certified = certified_key(
+            (Path::new("c.pem"), cert.as_bytes()),
+            (Path::new("k.pem"), key.as_bytes()),
+        )
+        .expect("a matching pair loads");
+        assert_eq!(certified.cert.len(), 1);
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let ((cert, _), (_, other_key)) = (pair(), pair());
+        let refused = certified_key(
+            (Path::new("c.pem"), cert.as_bytes()),
+            (Path::new("k.pem"), other_key.as_bytes()),
+        );
+        assert!(
+            matches!(&refused, Err(TlsError::KeyMismatch { cert, key }) if cert == &PathBuf::from("c.pem") && key == &PathBuf::from("k.pem")),
+            "{:?}",
+            refused.err()
+        );
+    }
+
+    #[test]
+    fn a_key_file_without_a_key_is_refused_naming_the_file_only() {
+        let (cert, key) = pair();
+        let garbled = key.replace("PRIVATE KEY-----\n", "PRIVATE KEY-----\n!!");
+        for text in [cert.as_str(), garbled.as_str(), ""] {
+            let refused = certified_key(
+                (Path::new("c.pem"), cert.as_bytes()),
+                (Path::new("k.pem"), text.as_bytes()),
+            );
+            let Err(err) = refused else {
+                panic!("{text:?} loaded as a key")
+            };
+            assert_eq!(
+                err.to_string(),
+                "k.pem holds no PEM private key (PKCS#8, PKCS#1 or SEC1)"
+            );
+            assert!(std::error::Error::source(&err).is_none());
+        }
+    }
+
+    #[test]
+    fn a_bundle_without_certificates_is_not_a_trust_anchor() {
+        let (_, key) = pair();
+        let refused = trust_anchors(Path::new("ca.pem"), key.as_bytes());
+        assert_eq!(
+            refused.err().map(|err| err.to_string()),
+            Some("ca.pem holds no PEM certificate".to_owned())
+        );
+    }
+}

@@ -99,3 +99,53 @@ fn error_chain(err: &TlsError) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration that is the number a file holds.
+    fn number(contents: &[Contents]) -> Result<u32, TlsError> {
+        std::str::from_utf8(&contents[0])
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .ok_or_else(|| TlsError::NoCertificate {
+                path: PathBuf::from("number"),
+            })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changed_files_replace_the_configuration_and_unusable_ones_are_ignored() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("number");
+        std::fs::write(&path, "1").expect("the file is written");
+        let every = Duration::from_secs(10);
+        let reloading = Reloading::start("test", vec![path.clone()], every, number)
+            .expect("the first contents build");
+        assert_eq!(*reloading.current(), 1);
+
+        std::fs::write(&path, "not a number").expect("the file is written");
+        tokio::time::sleep(every + Duration::from_secs(1)).await;
+        assert_eq!(*reloading.current(), 1);
+
+        std::fs::remove_file(&path).expect("the file is removed");
+        tokio::time::sleep(every).await;
+        assert_eq!(*reloading.current(), 1);
+
+        std::fs::write(&path, "2").expect("the file is written");
+        tokio::time::sleep(every).await;
+        assert_eq!(*reloading.current(), 2);
+    }
+
+    #[tokio::test]
+    async fn unusable_files_at_start_are_an_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("number");
+        let missing = Reloading::start("test", vec![path.clone()], Duration::from_secs(1), number);
+        assert!(matches!(missing, Err(TlsError::Read { .. })));
+
+        std::fs::write(&path, "x").expect("the file is written");
+        let unusable = Reloading::start("test", vec![path], Duration::from_secs(1), number);
+        assert!(matches!(unusable, Err(TlsError::NoCertificate { .. })));
+    }
+}

@@ -485,9 +485,19 @@ impl Cluster {
 
 /// A counter from a node's `/metrics`.
 async fn read_metric(node: &Node, name: &str) -> u64 {
+    metric_in(&scrape(node).await, name)
+}
+
+/// A node's `/metrics` text, for reading several values of one moment with [`metric_in`].
+pub(crate) async fn scrape(node: &Node) -> String {
     let address = node.metrics.as_deref().expect("the node serves metrics");
-    let body = http_get(address, "/metrics").await;
-    body.lines()
+    http_get(address, "/metrics").await
+}
+
+/// The value of the sample `name` (with its labels) in metrics text.
+pub(crate) fn metric_in(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
         .find_map(|line| {
             line.strip_prefix(name)?
                 .strip_prefix(' ')?
@@ -495,7 +505,7 @@ async fn read_metric(node: &Node, name: &str) -> u64 {
                 .parse()
                 .ok()
         })
-        .unwrap_or_else(|| panic!("{name} is not in the metrics of {}:\n{body}", node.name))
+        .unwrap_or_else(|| panic!("{name} is not in the metrics:\n{metrics}"))
 }
 
 /// Creates an empty database on the test server and returns its URL.

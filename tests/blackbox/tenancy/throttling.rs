@@ -8,7 +8,7 @@ use aws_sdk_kms::Client;
 use tokio::time::Instant;
 
 use super::{OTHER_ACCOUNT, root_client};
-use crate::cluster::nodes::Cluster;
+use crate::cluster::nodes::{Cluster, metric_in, scrape};
 use crate::harness::ACCOUNT;
 use crate::support::{Failure, failure};
 
@@ -81,8 +81,12 @@ async fn burst(client: &Client, calls: usize) -> Burst {
 }
 
 /// Both accounts send at once, after a call of another class that brings each one's
-/// credentials into the gateway's cache; the first is throttled, the second is not.
-async fn assert_only_the_noisy_account_is_throttled(noisy: &Client, quiet: &Client) {
+/// credentials into the gateway's cache; the first is throttled, the second is not. Returns
+/// how each burst was answered.
+async fn assert_only_the_noisy_account_is_throttled(
+    noisy: &Client,
+    quiet: &Client,
+) -> (Burst, Burst) {
     for client in [noisy, quiet] {
         client.list_keys().send().await.expect("ListKeys");
     }
@@ -104,6 +108,7 @@ async fn assert_only_the_noisy_account_is_throttled(noisy: &Client, quiet: &Clie
     // Other classes keep their own quota.
     let listed = noisy.list_keys().send().await.expect("ListKeys");
     assert_eq!(listed.keys().len(), 0);
+    (loud, calm)
 }
 
 #[tokio::test]
@@ -114,7 +119,29 @@ async fn an_account_over_the_gateways_quota_is_throttled_while_another_is_served
     let noisy = cluster.client(gateway);
     let quiet = root_client(&cluster, gateway, OTHER_ACCOUNT);
 
-    assert_only_the_noisy_account_is_throttled(&noisy, &quiet).await;
+    let (loud, calm) = assert_only_the_noisy_account_is_throttled(&noisy, &quiet).await;
+
+    // Throttled requests are counted apart from served ones, and never reach a shard.
+    let metrics = scrape(&cluster.gateways[gateway]).await;
+    let requests = |outcome: &str| {
+        metric_in(
+            &metrics,
+            &format!(
+                "keyshard_requests_total{{operation=\"GenerateRandom\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(requests("ThrottlingException"), loud.throttled as u64);
+    assert_eq!(requests("ok"), (loud.admitted + calm.admitted) as u64);
+    let shard_calls = metric_in(
+        &metrics,
+        &format!(
+            "keyshard_shard_calls_total{{shard=\"{}\"}}",
+            cluster.shards[0].address
+        ),
+    );
+    // Two signing keys, three ListKeys and the served calls.
+    assert_eq!(shard_calls, 5 + (loud.admitted + calm.admitted) as u64);
 
     cluster.finish(&[]);
 }

@@ -79,21 +79,27 @@ where
         &self,
         account: &AccountId,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query("SELECT created_at FROM accounts WHERE account = $1")
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query("SELECT created_at FROM accounts WHERE account = $1")
+                    .bind(account.as_str())
+                    .fetch_optional(&self.pool),
+            )
             .await?;
         let Some(row) = row else { return Ok(None) };
 
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT quota_class, requests_per_second FROM account_quotas \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT quota_class, requests_per_second FROM account_quotas \
              WHERE account = $1 ORDER BY quota_class",
-        )
-        .bind(account.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .fetch_all(&self.pool),
+            )
+            .await?;
         let mut quotas = Vec::with_capacity(rows.len());
         for row in &rows {
             quotas.push(AccountQuota {
@@ -109,19 +115,24 @@ where
     }
 
     pub(crate) async fn key_owner(&self, key_id: KeyId) -> Result<Option<AccountId>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query("SELECT account FROM keys WHERE key_id = $1")
-            .bind(key_id.to_string())
-            .fetch_optional(&self.pool)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query("SELECT account FROM keys WHERE key_id = $1")
+                    .bind(key_id.to_string())
+                    .fetch_optional(&self.pool),
+            )
             .await?;
         row.map(|row| Self::decode_text(&row, "account", |text| text.parse().ok()))
             .transpose()
     }
 
     pub(crate) async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query("SELECT account FROM accounts ORDER BY account")
-            .fetch_all(&self.pool)
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query("SELECT account FROM accounts ORDER BY account").fetch_all(&self.pool),
+            )
             .await?;
         rows.iter()
             .map(|row| Self::decode_text(row, "account", |text| text.parse().ok()))
@@ -132,10 +143,13 @@ where
         &self,
         access_key_id: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(select_access_keys!("WHERE access_key_id = $1"))
-            .bind(access_key_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(select_access_keys!("WHERE access_key_id = $1"))
+                    .bind(access_key_id)
+                    .fetch_optional(&self.pool),
+            )
             .await?;
         row.map(|row| Self::decode_access_key(&row)).transpose()
     }
@@ -144,13 +158,16 @@ where
         &self,
         account: &AccountId,
     ) -> Result<Vec<AccessKeyRecord>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(select_access_keys!(
-            "WHERE account = $1 ORDER BY access_key_id"
-        ))
-        .bind(account.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(select_access_keys!(
+                    "WHERE account = $1 ORDER BY access_key_id"
+                ))
+                .bind(account.as_str())
+                .fetch_all(&self.pool),
+            )
+            .await?;
         rows.iter().map(Self::decode_access_key).collect()
     }
 
@@ -160,16 +177,19 @@ where
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AccessKeyRecord>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(select_access_keys!(
-            "WHERE root_key_id <> $1 AND ($2 IS NULL OR access_key_id > $2) \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(select_access_keys!(
+                    "WHERE root_key_id <> $1 AND ($2 IS NULL OR access_key_id > $2) \
              ORDER BY access_key_id LIMIT $3"
-        ))
-        .bind(root_key_id)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                ))
+                .bind(root_key_id)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
         rows.iter().map(Self::decode_access_key).collect()
     }
 
@@ -193,90 +213,93 @@ where
         conn: &mut DB::Connection,
         write: &AccountWrite<'_>,
     ) -> Result<bool, Abort> {
-        self.feed.count_statement();
-        let result = match *write {
-            AccountWrite::Create { account, now } => {
-                sqlx::query(
-                    "INSERT INTO accounts (account, created_at) VALUES ($1, $2) \
+        let statement =
+            async {
+                Ok::<_, sqlx::Error>(match *write {
+                    AccountWrite::Create { account, now } => {
+                        sqlx::query(
+                            "INSERT INTO accounts (account, created_at) VALUES ($1, $2) \
                      ON CONFLICT (account) DO NOTHING",
-                )
-                .bind(account.as_str())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?
-            }
-            AccountWrite::SetQuota {
-                account,
-                class,
-                requests_per_second: Some(rps),
-            } => {
-                sqlx::query(
-                    "INSERT INTO account_quotas (account, quota_class, requests_per_second) \
+                        )
+                        .bind(account.as_str())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                    AccountWrite::SetQuota {
+                        account,
+                        class,
+                        requests_per_second: Some(rps),
+                    } => sqlx::query(
+                        "INSERT INTO account_quotas (account, quota_class, requests_per_second) \
                      VALUES ($1, $2, $3) ON CONFLICT (account, quota_class) \
                      DO UPDATE SET requests_per_second = excluded.requests_per_second",
-                )
-                .bind(account.as_str())
-                .bind(class)
-                .bind(i64::from(rps))
-                .execute(&mut *conn)
-                .await?
-            }
-            AccountWrite::SetQuota {
-                account,
-                class,
-                requests_per_second: None,
-            } => {
-                sqlx::query("DELETE FROM account_quotas WHERE account = $1 AND quota_class = $2")
+                    )
                     .bind(account.as_str())
                     .bind(class)
+                    .bind(i64::from(rps))
                     .execute(&mut *conn)
-                    .await?
-            }
-            AccountWrite::CreateAccessKey(key) => {
-                sqlx::query(
-                    "INSERT INTO access_keys (access_key_id, account, principal, root_key_id, \
+                    .await?,
+                    AccountWrite::SetQuota {
+                        account,
+                        class,
+                        requests_per_second: None,
+                    } => {
+                        sqlx::query(
+                            "DELETE FROM account_quotas WHERE account = $1 AND quota_class = $2",
+                        )
+                        .bind(account.as_str())
+                        .bind(class)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                    AccountWrite::CreateAccessKey(key) => sqlx::query(
+                        "INSERT INTO access_keys (access_key_id, account, principal, root_key_id, \
                      wrapped_secret, session_token_hash, expires_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(key.access_key_id.as_str())
-                .bind(key.account.as_str())
-                .bind(key.principal.as_str())
-                .bind(key.root_key_id.as_str())
-                .bind(key.wrapped_secret.as_slice())
-                .bind(key.session_token_hash.as_deref())
-                .bind(key.expires_at)
-                .bind(key.created_at)
-                .execute(&mut *conn)
-                .await?
-            }
-            AccountWrite::DeleteAccessKey {
-                account,
-                access_key_id,
-            } => {
-                sqlx::query("DELETE FROM access_keys WHERE account = $1 AND access_key_id = $2")
-                    .bind(account.as_str())
-                    .bind(access_key_id)
+                    )
+                    .bind(key.access_key_id.as_str())
+                    .bind(key.account.as_str())
+                    .bind(key.principal.as_str())
+                    .bind(key.root_key_id.as_str())
+                    .bind(key.wrapped_secret.as_slice())
+                    .bind(key.session_token_hash.as_deref())
+                    .bind(key.expires_at)
+                    .bind(key.created_at)
                     .execute(&mut *conn)
-                    .await?
-            }
-            AccountWrite::RewrapAccessKey {
-                access_key_id,
-                old_root_key_id,
-                new_root_key_id,
-                wrapped_secret,
-            } => {
-                sqlx::query(
-                    "UPDATE access_keys SET root_key_id = $1, wrapped_secret = $2 \
+                    .await?,
+                    AccountWrite::DeleteAccessKey {
+                        account,
+                        access_key_id,
+                    } => {
+                        sqlx::query(
+                            "DELETE FROM access_keys WHERE account = $1 AND access_key_id = $2",
+                        )
+                        .bind(account.as_str())
+                        .bind(access_key_id)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                    AccountWrite::RewrapAccessKey {
+                        access_key_id,
+                        old_root_key_id,
+                        new_root_key_id,
+                        wrapped_secret,
+                    } => {
+                        sqlx::query(
+                            "UPDATE access_keys SET root_key_id = $1, wrapped_secret = $2 \
                      WHERE access_key_id = $3 AND root_key_id = $4",
-                )
-                .bind(new_root_key_id)
-                .bind(wrapped_secret)
-                .bind(access_key_id)
-                .bind(old_root_key_id)
-                .execute(&mut *conn)
-                .await?
-            }
-        };
+                        )
+                        .bind(new_root_key_id)
+                        .bind(wrapped_secret)
+                        .bind(access_key_id)
+                        .bind(old_root_key_id)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                })
+            };
+        let result = self.feed.statement(statement).await?;
         Ok(DB::rows_affected(&result) == 1)
     }
 }

@@ -148,11 +148,14 @@ where
         account: &AccountId,
         grant_id: GrantId,
     ) -> Result<Option<GrantRecord>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(select_grants!("WHERE account = $1 AND grant_id = $2"))
-            .bind(account.as_str())
-            .bind(grant_id.to_string())
-            .fetch_optional(&self.pool)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(select_grants!("WHERE account = $1 AND grant_id = $2"))
+                    .bind(account.as_str())
+                    .bind(grant_id.to_string())
+                    .fetch_optional(&self.pool),
+            )
             .await?;
         row.map(|row| Self::decode_grant(account, &row)).transpose()
     }
@@ -172,16 +175,19 @@ where
              AND ($6 IS NULL OR grant_id > $6) ORDER BY grant_id LIMIT $7"
         );
         let grantee = filter.grantee;
-        self.feed.count_statement();
-        let rows = sqlx::query(sql)
-            .bind(account.as_str())
-            .bind(key_id.to_string())
-            .bind(filter.grant_id.map(|id| id.to_string()))
-            .bind(grantee.and_then(Principal::aws))
-            .bind(grantee.and_then(Principal::service))
-            .bind(after.map(|id| id.to_string()))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(sql)
+                    .bind(account.as_str())
+                    .bind(key_id.to_string())
+                    .bind(filter.grant_id.map(|id| id.to_string()))
+                    .bind(grantee.and_then(Principal::aws))
+                    .bind(grantee.and_then(Principal::service))
+                    .bind(after.map(|id| id.to_string()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool),
+            )
             .await?;
         rows.iter()
             .map(|row| Self::decode_grant(account, row))
@@ -211,13 +217,16 @@ where
                 name,
             ),
         };
-        self.feed.count_statement();
-        let rows = sqlx::query(sql)
-            .bind(account.as_str())
-            .bind(name.as_str())
-            .bind(after.map(|id| id.to_string()))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(sql)
+                    .bind(account.as_str())
+                    .bind(name.as_str())
+                    .bind(after.map(|id| id.to_string()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool),
+            )
             .await?;
         rows.iter()
             .map(|row| Self::decode_grant(account, row))
@@ -240,15 +249,14 @@ where
                 key_id,
                 grant_id,
             } => {
-                self.feed.count_statement();
-                let result = sqlx::query(
+                let result = self.feed.statement(sqlx::query(
                     "DELETE FROM grants WHERE account = $1 AND key_id = $2 AND grant_id = $3",
                 )
                 .bind(account.as_str())
                 .bind(key_id.to_string())
                 .bind(grant_id.to_string())
                 .execute(&mut *conn)
-                .await?;
+                ).await?;
                 Ok(DB::rows_affected(&result) == 1)
             }
         }
@@ -281,39 +289,45 @@ where
 
         let parameters = &grant.parameters;
         let (grantee, retiring) = (&parameters.grantee, parameters.retiring.as_ref());
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO grants (account, grant_id, key_id, name, created_at, \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO grants (account, grant_id, key_id, name, created_at, \
              grantee_principal, grantee_service_principal, retiring_principal, \
              retiring_service_principal, operations, grant_constraints) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(account.as_str())
-        .bind(grant.grant_id.to_string())
-        .bind(key_id.to_string())
-        .bind(grant.name.as_deref())
-        .bind(grant.created_at)
-        .bind(grantee.aws())
-        .bind(grantee.service())
-        .bind(retiring.and_then(Principal::aws))
-        .bind(retiring.and_then(Principal::service))
-        .bind(parameters.operations_text())
-        .bind(
-            parameters
-                .constraints
-                .as_ref()
-                .map(GrantConstraints::to_json),
-        )
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(grant.grant_id.to_string())
+                .bind(key_id.to_string())
+                .bind(grant.name.as_deref())
+                .bind(grant.created_at)
+                .bind(grantee.aws())
+                .bind(grantee.service())
+                .bind(retiring.and_then(Principal::aws))
+                .bind(retiring.and_then(Principal::service))
+                .bind(parameters.operations_text())
+                .bind(
+                    parameters
+                        .constraints
+                        .as_ref()
+                        .map(GrantConstraints::to_json),
+                )
+                .execute(&mut *conn),
+            )
+            .await?;
 
-        self.feed.count_statement();
-        let row =
-            sqlx::query("SELECT COUNT(*) AS count FROM grants WHERE account = $1 AND key_id = $2")
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT COUNT(*) AS count FROM grants WHERE account = $1 AND key_id = $2",
+                )
                 .bind(account.as_str())
                 .bind(key_id.to_string())
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(&mut *conn),
+            )
+            .await?;
         let count: i64 = row.try_get("count")?;
         if count > i64::from(max_per_key) {
             return Err(Abort::Refused(StoreError::LimitExceeded));
@@ -329,11 +343,14 @@ where
         grant: &GrantRecord,
     ) -> Result<Found, StoreError> {
         let account = &grant.account;
-        self.feed.count_statement();
-        let row = sqlx::query(select_grants!("WHERE account = $1 AND grant_id = $2"))
-            .bind(account.as_str())
-            .bind(grant.grant_id.to_string())
-            .fetch_optional(&mut *conn)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(select_grants!("WHERE account = $1 AND grant_id = $2"))
+                    .bind(account.as_str())
+                    .bind(grant.grant_id.to_string())
+                    .fetch_optional(&mut *conn),
+            )
             .await?;
         if let Some(row) = row {
             let stored = Self::decode_grant(account, &row)?;
@@ -352,12 +369,15 @@ where
         };
         let by_name =
             select_grants!("WHERE account = $1 AND key_id = $2 AND name = $3 ORDER BY grant_id");
-        self.feed.count_statement();
-        let rows = sqlx::query(by_name)
-            .bind(account.as_str())
-            .bind(grant.key_id.to_string())
-            .bind(name)
-            .fetch_all(&mut *conn)
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(by_name)
+                    .bind(account.as_str())
+                    .bind(grant.key_id.to_string())
+                    .bind(name)
+                    .fetch_all(&mut *conn),
+            )
             .await?;
         for row in &rows {
             let stored = Self::decode_grant(account, row)?;

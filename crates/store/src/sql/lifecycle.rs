@@ -32,8 +32,7 @@ where
         expected: KeyState,
         description: &str,
     ) -> Result<bool, Abort> {
-        self.feed.count_statement();
-        let result = sqlx::query(
+        let result = self.feed.statement(sqlx::query(
             "UPDATE keys SET description = $1 WHERE account = $2 AND key_id = $3 AND state = $4",
         )
         .bind(description)
@@ -41,7 +40,7 @@ where
         .bind(key_id.to_string())
         .bind(expected.as_str())
         .execute(&mut *conn)
-        .await?;
+        ).await?;
         Ok(DB::rows_affected(&result) == 1)
     }
 
@@ -59,16 +58,19 @@ where
         limit: u32,
     ) -> Result<Vec<StoreChange>, Abort> {
         let pending = KeyState::PendingDeletion.as_str();
-        self.feed.count_statement();
-        let due = sqlx::query(
-            "SELECT account, key_id FROM keys WHERE deletion_date <= $1 AND state = $2 \
+        let due = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT account, key_id FROM keys WHERE deletion_date <= $1 AND state = $2 \
              ORDER BY deletion_date, account, key_id LIMIT $3",
-        )
-        .bind(now)
-        .bind(pending)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?;
+                )
+                .bind(now)
+                .bind(pending)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn),
+            )
+            .await?;
 
         let mut changes = Vec::new();
         for row in &due {
@@ -78,15 +80,16 @@ where
             let (account_text, key_text) = (account.as_str(), key_id.to_string());
 
             if let Some(lock) = DB::LOCK_KEY {
-                self.feed.count_statement();
-                sqlx::query(lock)
-                    .bind(account_text)
-                    .bind(key_text.as_str())
-                    .execute(&mut *conn)
+                self.feed
+                    .statement(
+                        sqlx::query(lock)
+                            .bind(account_text)
+                            .bind(key_text.as_str())
+                            .execute(&mut *conn),
+                    )
                     .await?;
             }
-            self.feed.count_statement();
-            let still_due = sqlx::query(
+            let still_due = self.feed.statement(sqlx::query(
                 "SELECT 1 FROM keys WHERE account = $1 AND key_id = $2 AND deletion_date <= $3 \
                  AND state = $4",
             )
@@ -95,28 +98,29 @@ where
             .bind(now)
             .bind(pending)
             .fetch_optional(&mut *conn)
-            .await?;
+            ).await?;
             if still_due.is_none() {
                 continue;
             }
 
-            self.feed.count_statement();
-            let aliases = sqlx::query(
+            let aliases = self.feed.statement(sqlx::query(
                 "DELETE FROM aliases WHERE account = $1 AND target_key_id = $2 RETURNING name",
             )
             .bind(account_text)
             .bind(key_text.as_str())
             .fetch_all(&mut *conn)
-            .await?;
+            ).await?;
             for statement in [
                 "DELETE FROM key_versions WHERE account = $1 AND key_id = $2",
                 "DELETE FROM keys WHERE account = $1 AND key_id = $2",
             ] {
-                self.feed.count_statement();
-                sqlx::query(statement)
-                    .bind(account_text)
-                    .bind(key_text.as_str())
-                    .execute(&mut *conn)
+                self.feed
+                    .statement(
+                        sqlx::query(statement)
+                            .bind(account_text)
+                            .bind(key_text.as_str())
+                            .execute(&mut *conn),
+                    )
                     .await?;
             }
 

@@ -28,16 +28,19 @@ where
         key_id: KeyId,
         name: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(
-            "SELECT policy FROM key_policies \
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT policy FROM key_policies \
              WHERE account = $1 AND key_id = $2 AND policy_name = $3",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .bind(name)
+                .fetch_optional(&self.pool),
+            )
+            .await?;
 
         let Some(row) = row else { return Ok(None) };
         Ok(Some(row.try_get::<&str, _>("policy")?.to_owned()))
@@ -53,18 +56,20 @@ where
         name: &str,
         policy: &str,
     ) -> Result<(), Abort> {
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO key_policies (account, key_id, policy_name, policy) \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO key_policies (account, key_id, policy_name, policy) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account, key_id, policy_name) DO UPDATE SET policy = excluded.policy",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .bind(name)
-        .bind(policy)
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .bind(name)
+                .bind(policy)
+                .execute(&mut *conn),
+            )
+            .await?;
         Ok(())
     }
 }

@@ -103,15 +103,18 @@ where
         account: &AccountId,
         key_id: KeyId,
     ) -> Result<Option<RotationSchedule>, StoreError> {
-        self.feed.count_statement();
-        let row = sqlx::query(
-            "SELECT period_days, next_rotation_at FROM rotation_schedules \
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT period_days, next_rotation_at FROM rotation_schedules \
              WHERE account = $1 AND key_id = $2",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .fetch_optional(&self.pool),
+            )
+            .await?;
 
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RotationSchedule {
@@ -131,18 +134,21 @@ where
         let first = if include_first { 1 } else { 2 };
         let from = after.map_or(first, |after| i64::from(after) + 1).max(first);
 
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT version, created_at, COALESCE(rotation_type, '') AS rotation_type \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT version, created_at, COALESCE(rotation_type, '') AS rotation_type \
              FROM key_versions \
              WHERE account = $1 AND key_id = $2 AND version >= $3 ORDER BY version LIMIT $4",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .bind(from)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .bind(from)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         let mut rotations = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -168,18 +174,21 @@ where
         now: Millis,
         limit: u32,
     ) -> Result<Vec<DueRotation>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT s.account, s.key_id, s.next_rotation_at FROM rotation_schedules s \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT s.account, s.key_id, s.next_rotation_at FROM rotation_schedules s \
              JOIN keys k ON k.account = s.account AND k.key_id = s.key_id \
              WHERE s.next_rotation_at <= $1 AND k.state = $2 \
              ORDER BY s.next_rotation_at, s.account, s.key_id LIMIT $3",
-        )
-        .bind(now)
-        .bind(KeyState::Enabled.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(now)
+                .bind(KeyState::Enabled.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -229,26 +238,31 @@ where
                            next_rotation_at = rotation_schedules.next_rotation_at \
                            + (excluded.period_days - rotation_schedules.period_days) * $5";
                 let schedule = RotationSchedule::starting(now, period_days);
-                self.feed.count_statement();
-                sqlx::query(sql)
-                    .bind(account.as_str())
-                    .bind(key_id.to_string())
-                    .bind(i64::from(period_days))
-                    .bind(schedule.next_rotation_at)
-                    .bind(MILLIS_PER_DAY)
-                    .execute(&mut *conn)
+                self.feed
+                    .statement(
+                        sqlx::query(sql)
+                            .bind(account.as_str())
+                            .bind(key_id.to_string())
+                            .bind(i64::from(period_days))
+                            .bind(schedule.next_rotation_at)
+                            .bind(MILLIS_PER_DAY)
+                            .execute(&mut *conn),
+                    )
                     .await?;
                 Ok(true)
             }
             RotationWrite::Disable { account, key_id } => {
-                self.feed.count_statement();
-                let result = sqlx::query(
-                    "DELETE FROM rotation_schedules WHERE account = $1 AND key_id = $2",
-                )
-                .bind(account.as_str())
-                .bind(key_id.to_string())
-                .execute(&mut *conn)
-                .await?;
+                let result = self
+                    .feed
+                    .statement(
+                        sqlx::query(
+                            "DELETE FROM rotation_schedules WHERE account = $1 AND key_id = $2",
+                        )
+                        .bind(account.as_str())
+                        .bind(key_id.to_string())
+                        .execute(&mut *conn),
+                    )
+                    .await?;
                 Ok(DB::rows_affected(&result) == 1)
             }
             RotationWrite::Rotate {
@@ -298,32 +312,33 @@ where
         if trigger == RotationTrigger::Automatic {
             query = query.bind(version.created_at);
         }
-        self.feed.count_statement();
-        let result = query.execute(&mut *conn).await?;
+        let result = self.feed.statement(query.execute(&mut *conn)).await?;
         if DB::rows_affected(&result) != 1 {
             return Ok(false);
         }
 
         match trigger {
             RotationTrigger::OnDemand { limit } => {
-                self.feed.count_statement();
-                let row = sqlx::query(
-                    "SELECT COUNT(*) AS count FROM key_versions \
+                let row = self
+                    .feed
+                    .statement(
+                        sqlx::query(
+                            "SELECT COUNT(*) AS count FROM key_versions \
                      WHERE account = $1 AND key_id = $2 AND rotation_type = $3",
-                )
-                .bind(account.as_str())
-                .bind(key_id.as_str())
-                .bind(RotationType::OnDemand.as_str())
-                .fetch_one(&mut *conn)
-                .await?;
+                        )
+                        .bind(account.as_str())
+                        .bind(key_id.as_str())
+                        .bind(RotationType::OnDemand.as_str())
+                        .fetch_one(&mut *conn),
+                    )
+                    .await?;
                 let count: i64 = row.try_get("count")?;
                 if count >= i64::from(limit) {
                     return Err(Abort::Refused(StoreError::LimitExceeded));
                 }
             }
             RotationTrigger::Automatic => {
-                self.feed.count_statement();
-                sqlx::query(
+                self.feed.statement(sqlx::query(
                     "UPDATE rotation_schedules SET next_rotation_at = $1 + period_days * $2 \
                      WHERE account = $3 AND key_id = $4",
                 )
@@ -332,25 +347,27 @@ where
                 .bind(account.as_str())
                 .bind(key_id.as_str())
                 .execute(&mut *conn)
-                .await?;
+                ).await?;
             }
         }
 
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO key_versions \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO key_versions \
              (account, key_id, version, root_key_id, wrapped_material, created_at, rotation_type) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(account.as_str())
-        .bind(key_id.as_str())
-        .bind(i64::from(version.version))
-        .bind(version.root_key_id.as_str())
-        .bind(version.wrapped_material.as_slice())
-        .bind(version.created_at)
-        .bind(trigger.rotation_type().as_str())
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.as_str())
+                .bind(i64::from(version.version))
+                .bind(version.root_key_id.as_str())
+                .bind(version.wrapped_material.as_slice())
+                .bind(version.created_at)
+                .bind(trigger.rotation_type().as_str())
+                .execute(&mut *conn),
+            )
+            .await?;
         Ok(true)
     }
 }

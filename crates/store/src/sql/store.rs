@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use keyshard_core::grants::{GrantId, Principal};
+use keyshard_core::histogram::Histogram;
 use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::KeyState;
@@ -215,6 +216,10 @@ where
 
     fn query_count(&self) -> u64 {
         self.core().feed.statements()
+    }
+
+    fn query_durations(&self) -> Histogram {
+        self.core().feed.durations()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

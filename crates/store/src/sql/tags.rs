@@ -39,17 +39,20 @@ where
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Tag>, StoreError> {
-        self.feed.count_statement();
-        let rows = sqlx::query(
-            "SELECT tag_key, tag_value FROM key_tags WHERE account = $1 AND key_id = $2 \
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT tag_key, tag_value FROM key_tags WHERE account = $1 AND key_id = $2 \
              AND ($3 IS NULL OR tag_key > $3) ORDER BY tag_key LIMIT $4",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+            )
+            .await?;
 
         let mut tags = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -96,14 +99,17 @@ where
             self.upsert_tag(conn, account, key_id, tag).await?;
         }
 
-        self.feed.count_statement();
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS count FROM key_tags WHERE account = $1 AND key_id = $2",
-        )
-        .bind(account.as_str())
-        .bind(key_id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+        let row = self
+            .feed
+            .statement(
+                sqlx::query(
+                    "SELECT COUNT(*) AS count FROM key_tags WHERE account = $1 AND key_id = $2",
+                )
+                .bind(account.as_str())
+                .bind(key_id.to_string())
+                .fetch_one(&mut *conn),
+            )
+            .await?;
         let count: i64 = row.try_get("count")?;
         if count > i64::from(max_per_key) {
             return Err(Abort::Refused(StoreError::LimitExceeded));
@@ -126,11 +132,14 @@ where
 
         // A request may name any number of tag keys, a key has at most a quota's worth: delete
         // only those it has.
-        self.feed.count_statement();
-        let rows = sqlx::query("SELECT tag_key FROM key_tags WHERE account = $1 AND key_id = $2")
-            .bind(account.as_str())
-            .bind(key_id.to_string())
-            .fetch_all(&mut *conn)
+        let rows = self
+            .feed
+            .statement(
+                sqlx::query("SELECT tag_key FROM key_tags WHERE account = $1 AND key_id = $2")
+                    .bind(account.as_str())
+                    .bind(key_id.to_string())
+                    .fetch_all(&mut *conn),
+            )
             .await?;
         let removed: HashSet<&str> = tag_keys.iter().map(String::as_str).collect();
         for row in &rows {
@@ -138,12 +147,16 @@ where
             if !removed.contains(tag_key) {
                 continue;
             }
-            self.feed.count_statement();
-            sqlx::query("DELETE FROM key_tags WHERE account = $1 AND key_id = $2 AND tag_key = $3")
-                .bind(account.as_str())
-                .bind(key_id.to_string())
-                .bind(tag_key)
-                .execute(&mut *conn)
+            self.feed
+                .statement(
+                    sqlx::query(
+                        "DELETE FROM key_tags WHERE account = $1 AND key_id = $2 AND tag_key = $3",
+                    )
+                    .bind(account.as_str())
+                    .bind(key_id.to_string())
+                    .bind(tag_key)
+                    .execute(&mut *conn),
+                )
                 .await?;
         }
         Ok(true)
@@ -156,13 +169,15 @@ where
         key_id: KeyId,
         tag: &Tag,
     ) -> Result<(), Abort> {
-        self.feed.count_statement();
-        sqlx::query(UPSERT_TAG)
-            .bind(account.as_str())
-            .bind(key_id.to_string())
-            .bind(tag.key.as_str())
-            .bind(tag.value.as_str())
-            .execute(&mut *conn)
+        self.feed
+            .statement(
+                sqlx::query(UPSERT_TAG)
+                    .bind(account.as_str())
+                    .bind(key_id.to_string())
+                    .bind(tag.key.as_str())
+                    .bind(tag.value.as_str())
+                    .execute(&mut *conn),
+            )
             .await?;
         Ok(())
     }
@@ -176,19 +191,24 @@ where
         key_id: KeyId,
     ) -> Result<Option<KeyState>, Abort> {
         if let Some(lock) = DB::LOCK_KEY {
-            self.feed.count_statement();
-            sqlx::query(lock)
-                .bind(account.as_str())
-                .bind(key_id.to_string())
-                .execute(&mut *conn)
+            self.feed
+                .statement(
+                    sqlx::query(lock)
+                        .bind(account.as_str())
+                        .bind(key_id.to_string())
+                        .execute(&mut *conn),
+                )
                 .await?;
         }
 
-        self.feed.count_statement();
-        let row = sqlx::query("SELECT state FROM keys WHERE account = $1 AND key_id = $2")
-            .bind(account.as_str())
-            .bind(key_id.to_string())
-            .fetch_optional(&mut *conn)
+        let row = self
+            .feed
+            .statement(
+                sqlx::query("SELECT state FROM keys WHERE account = $1 AND key_id = $2")
+                    .bind(account.as_str())
+                    .bind(key_id.to_string())
+                    .fetch_optional(&mut *conn),
+            )
             .await?;
         let Some(row) = row else { return Ok(None) };
         let state: &str = row.try_get("state")?;

@@ -289,19 +289,16 @@ where
     }
 
     async fn write_once(&self, write: &Write<'_>) -> Result<Applied, Abort> {
-        self.feed.count_statement();
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.feed.statement(self.pool.begin_with(DB::BEGIN)).await?;
 
         match self.apply(&mut tx, write).await {
             Ok(applied) => {
-                self.feed.count_statement();
-                tx.commit().await?;
+                self.feed.statement(tx.commit()).await?;
                 Ok(applied)
             }
             Err(abort) => {
                 let operation = write.op().as_str();
-                self.feed.count_statement();
-                if let Err(err) = tx.rollback().await {
+                if let Err(err) = self.feed.statement(tx.rollback()).await {
                     tracing::warn!(operation, error = %err, "rollback failed");
                 }
                 tracing::debug!(operation, "transaction rolled back");
@@ -336,22 +333,28 @@ where
             } => {
                 let sql = "UPDATE aliases SET target_key_id = $1, updated_at = $2 \
                            WHERE account = $3 AND name = $4";
-                self.feed.count_statement();
-                let result = sqlx::query(sql)
-                    .bind(target.to_string())
-                    .bind(now)
-                    .bind(account.as_str())
-                    .bind(name.as_str())
-                    .execute(&mut *conn)
+                let result = self
+                    .feed
+                    .statement(
+                        sqlx::query(sql)
+                            .bind(target.to_string())
+                            .bind(now)
+                            .bind(account.as_str())
+                            .bind(name.as_str())
+                            .execute(&mut *conn),
+                    )
                     .await?;
                 DB::rows_affected(&result) == 1
             }
             Write::DeleteAlias { account, name } => {
-                self.feed.count_statement();
-                let result = sqlx::query("DELETE FROM aliases WHERE account = $1 AND name = $2")
-                    .bind(account.as_str())
-                    .bind(name.as_str())
-                    .execute(&mut *conn)
+                let result = self
+                    .feed
+                    .statement(
+                        sqlx::query("DELETE FROM aliases WHERE account = $1 AND name = $2")
+                            .bind(account.as_str())
+                            .bind(name.as_str())
+                            .execute(&mut *conn),
+                    )
                     .await?;
                 DB::rows_affected(&result) == 1
             }
@@ -364,14 +367,17 @@ where
             } => {
                 let sql = "UPDATE keys SET state = $1, deletion_date = $2 \
                            WHERE account = $3 AND key_id = $4 AND ($5 IS NULL OR state = $5)";
-                self.feed.count_statement();
-                let result = sqlx::query(sql)
-                    .bind(state.as_str())
-                    .bind(deletion_date)
-                    .bind(account.as_str())
-                    .bind(key_id.to_string())
-                    .bind(expected.map(KeyState::as_str))
-                    .execute(&mut *conn)
+                let result = self
+                    .feed
+                    .statement(
+                        sqlx::query(sql)
+                            .bind(state.as_str())
+                            .bind(deletion_date)
+                            .bind(account.as_str())
+                            .bind(key_id.to_string())
+                            .bind(expected.map(KeyState::as_str))
+                            .execute(&mut *conn),
+                    )
                     .await?;
                 DB::rows_affected(&result) == 1
             }
@@ -386,15 +392,18 @@ where
                 let sql = "UPDATE key_versions SET root_key_id = $1, wrapped_material = $2 \
                            WHERE account = $3 AND key_id = $4 AND version = $5 \
                            AND root_key_id = $6";
-                self.feed.count_statement();
-                let result = sqlx::query(sql)
-                    .bind(new.root_key_id.as_str())
-                    .bind(new.wrapped_material.as_slice())
-                    .bind(account.as_str())
-                    .bind(key_id.to_string())
-                    .bind(i64::from(version))
-                    .bind(old_root_key_id)
-                    .execute(&mut *conn)
+                let result = self
+                    .feed
+                    .statement(
+                        sqlx::query(sql)
+                            .bind(new.root_key_id.as_str())
+                            .bind(new.wrapped_material.as_slice())
+                            .bind(account.as_str())
+                            .bind(key_id.to_string())
+                            .bind(i64::from(version))
+                            .bind(old_root_key_id)
+                            .execute(&mut *conn),
+                    )
                     .await?;
                 DB::rows_affected(&result) == 1
             }
@@ -452,10 +461,12 @@ where
         };
         if let Some(notify) = DB::NOTIFY {
             for change in &changes {
-                self.feed.count_statement();
-                sqlx::query(notify)
-                    .bind(change.to_notice())
-                    .execute(&mut *conn)
+                self.feed
+                    .statement(
+                        sqlx::query(notify)
+                            .bind(change.to_notice())
+                            .execute(&mut *conn),
+                    )
                     .await?;
             }
         }
@@ -468,39 +479,43 @@ where
         key: &KeyRecord,
         first_version: &KeyVersion,
     ) -> Result<(), Abort> {
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO keys (account, key_id, description, key_spec, key_usage, origin, \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO keys (account, key_id, description, key_spec, key_usage, origin, \
              state, created_at, deletion_date, current_version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(key.account.as_str())
-        .bind(key.key_id.to_string())
-        .bind(key.description.as_str())
-        .bind(key.key_spec.as_str())
-        .bind(key.key_usage.as_str())
-        .bind(key.origin.as_str())
-        .bind(key.state.as_str())
-        .bind(key.created_at)
-        .bind(key.deletion_date)
-        .bind(i64::from(key.current_version))
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(key.account.as_str())
+                .bind(key.key_id.to_string())
+                .bind(key.description.as_str())
+                .bind(key.key_spec.as_str())
+                .bind(key.key_usage.as_str())
+                .bind(key.origin.as_str())
+                .bind(key.state.as_str())
+                .bind(key.created_at)
+                .bind(key.deletion_date)
+                .bind(i64::from(key.current_version))
+                .execute(&mut *conn),
+            )
+            .await?;
 
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO key_versions \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO key_versions \
              (account, key_id, version, root_key_id, wrapped_material, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key.account.as_str())
-        .bind(first_version.key_id.to_string())
-        .bind(i64::from(first_version.version))
-        .bind(first_version.root_key_id.as_str())
-        .bind(first_version.wrapped_material.as_slice())
-        .bind(first_version.created_at)
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(key.account.as_str())
+                .bind(first_version.key_id.to_string())
+                .bind(i64::from(first_version.version))
+                .bind(first_version.root_key_id.as_str())
+                .bind(first_version.wrapped_material.as_slice())
+                .bind(first_version.created_at)
+                .execute(&mut *conn),
+            )
+            .await?;
         Ok(())
     }
 
@@ -512,37 +527,40 @@ where
     ) -> Result<(), Abort> {
         // Concurrent creations for one key queue here, so each counts the others' aliases.
         if let Some(lock) = DB::LOCK_KEY {
-            self.feed.count_statement();
-            sqlx::query(lock)
-                .bind(alias.account.as_str())
-                .bind(alias.target_key_id.to_string())
-                .execute(&mut *conn)
+            self.feed
+                .statement(
+                    sqlx::query(lock)
+                        .bind(alias.account.as_str())
+                        .bind(alias.target_key_id.to_string())
+                        .execute(&mut *conn),
+                )
                 .await?;
         }
 
         // Inserting before counting lets a taken name answer `AlreadyExists` even when the
         // target is also full; the count then includes the new alias.
-        self.feed.count_statement();
-        sqlx::query(
-            "INSERT INTO aliases (account, name, target_key_id, created_at, updated_at) \
+        self.feed
+            .statement(
+                sqlx::query(
+                    "INSERT INTO aliases (account, name, target_key_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(alias.account.as_str())
-        .bind(alias.name.as_str())
-        .bind(alias.target_key_id.to_string())
-        .bind(alias.created_at)
-        .bind(alias.updated_at)
-        .execute(&mut *conn)
-        .await?;
+                )
+                .bind(alias.account.as_str())
+                .bind(alias.name.as_str())
+                .bind(alias.target_key_id.to_string())
+                .bind(alias.created_at)
+                .bind(alias.updated_at)
+                .execute(&mut *conn),
+            )
+            .await?;
 
-        self.feed.count_statement();
-        let row = sqlx::query(
+        let row = self.feed.statement(sqlx::query(
             "SELECT COUNT(*) AS count FROM aliases WHERE account = $1 AND target_key_id = $2",
         )
         .bind(alias.account.as_str())
         .bind(alias.target_key_id.to_string())
         .fetch_one(&mut *conn)
-        .await?;
+        ).await?;
         let count: i64 = row.try_get("count")?;
         if count > i64::from(max_per_key) {
             return Err(Abort::Refused(StoreError::LimitExceeded));

@@ -80,18 +80,21 @@ pub(super) async fn committed_changes_are_announced_in_order_and_refused_ones_ar
 pub(super) async fn every_statement_counts_toward_the_query_count(store: &dyn Store) {
     let account = account(ACCOUNT);
 
-    let before = store.query_count();
+    let (before, timed) = (store.query_count(), store.query_durations().count());
     store.key(&account, key_id(0x42)).await.unwrap();
     assert_eq!(store.query_count(), before + 1);
+    assert_eq!(store.query_durations().count(), timed + 1);
 
     // BEGIN, two inserts, COMMIT.
-    let before = store.query_count();
+    let (before, timed) = (store.query_count(), store.query_durations().count());
     create_key(store, &account, key_id(0x42)).await;
     assert_eq!(store.query_count(), before + 4);
+    assert_eq!(store.query_durations().count(), timed + 4);
 }
 
 pub(super) async fn a_ping_succeeds_and_is_not_counted_as_a_query(store: &dyn Store) {
-    let before = store.query_count();
+    let (before, timed) = (store.query_count(), store.query_durations().count());
     store.ping().await.unwrap();
     assert_eq!(store.query_count(), before);
+    assert_eq!(store.query_durations().count(), timed);
 }
