@@ -27,4 +27,5 @@ mod rotation;
 mod support;
 mod tags;
 mod tenancy;
+mod test_ca;
 mod traces;

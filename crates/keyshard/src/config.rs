@@ -257,6 +257,14 @@ pub(crate) struct KmsPluginArgs {
     /// Region the gateway serves, which signatures are scoped to.
     #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
     pub(crate) region: String,
+
+    /// PEM CA bundle the gateway's certificate must chain to: the endpoint is reached over TLS
+    /// when it is given (use an `https://` endpoint), over plaintext otherwise.
+    #[arg(long, env = "KEYSHARD_ENDPOINT_CA_FILE")]
+    pub(crate) endpoint_ca_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) tls_reload: TlsReloadArgs,
 }
 
 /// Root keys: the active one, from a file or an environment variable, and previous ones that

@@ -3,12 +3,14 @@
 //! API with its own credentials and one key.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use keyshard_client::kms_plugin::KmsPlugin;
 use keyshard_client::{Client, Credentials};
+use keyshard_tls::{ClientTls, ClientTlsFiles};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Endpoint;
 
 use crate::config::KmsPluginArgs;
 use crate::net;
@@ -26,6 +28,16 @@ pub(crate) enum KmsPluginError {
         source: keyshard_client::Error,
     },
 
+    #[error("cannot reach Keyshard at {endpoint} over TLS")]
+    ConnectTls {
+        endpoint: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+
+    #[error(transparent)]
+    Tls(#[from] keyshard_tls::TlsError),
+
     #[error("cannot listen on the socket {}", path.display())]
     Socket {
         path: PathBuf,
@@ -39,12 +51,15 @@ pub(crate) enum KmsPluginError {
 
 pub(crate) async fn run(args: KmsPluginArgs) -> Result<(), KmsPluginError> {
     let credentials = credentials_from_env()?;
-    let client = Client::connect(&args.endpoint, &args.region, credentials)
-        .await
-        .map_err(|source| KmsPluginError::Connect {
-            endpoint: args.endpoint.clone(),
-            source,
-        })?;
+    let client = match &args.endpoint_ca_file {
+        Some(ca) => connect_tls(&args, ca, credentials).await?,
+        None => Client::connect(&args.endpoint, &args.region, credentials)
+            .await
+            .map_err(|source| KmsPluginError::Connect {
+                endpoint: args.endpoint.clone(),
+                source,
+            })?,
+    };
     let listener = bind(&args.socket)?;
 
     tracing::info!(socket = %args.socket.display(), endpoint = %args.endpoint, key_id = %args.key_id, "keyshard kms plugin ready to serve");
@@ -57,6 +72,32 @@ pub(crate) async fn run(args: KmsPluginArgs) -> Result<(), KmsPluginError> {
     served.map_err(KmsPluginError::Serve)?;
     tracing::info!("keyshard kms plugin stopped");
     Ok(())
+}
+
+/// A client of the gateway at `args.endpoint` over TLS, trusting the CAs in `ca`.
+async fn connect_tls(
+    args: &KmsPluginArgs,
+    ca: &Path,
+    credentials: Credentials,
+) -> Result<Client, KmsPluginError> {
+    let files = ClientTlsFiles {
+        ca: ca.to_owned(),
+        identity: None,
+        server_name: None,
+    };
+    let tls = ClientTls::load(&files, args.tls_reload.interval())?;
+    let failed = |source| KmsPluginError::ConnectTls {
+        endpoint: args.endpoint.clone(),
+        source,
+    };
+    let endpoint = Endpoint::from_shared(args.endpoint.clone()).map_err(failed)?;
+    let channel = endpoint.connect_with_connector(tls).await.map_err(failed)?;
+    Ok(Client::with_channel(
+        channel,
+        endpoint.uri().clone(),
+        &args.region,
+        credentials,
+    ))
 }
 
 /// The access key in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
@@ -76,7 +117,7 @@ fn credentials_from_env() -> Result<Credentials, KmsPluginError> {
 }
 
 /// Listens on `path`, replacing a socket an earlier run left there, owner-only.
-fn bind(path: &std::path::Path) -> Result<UnixListener, KmsPluginError> {
+fn bind(path: &Path) -> Result<UnixListener, KmsPluginError> {
     let failed = |source| KmsPluginError::Socket {
         path: path.to_owned(),
         source,

@@ -477,6 +477,11 @@ impl Cluster {
         }
     }
 
+    /// Registers bytes the test handled that no log may hold.
+    pub(crate) fn observe_secret(&self, secret: &[u8]) {
+        lock(&self.observed).secrets.push(secret.to_vec());
+    }
+
     /// Every secret the test's clients sent or received.
     pub(crate) fn secrets(&self) -> Vec<Vec<u8>> {
         lock(&self.observed).secrets.clone()

@@ -1,17 +1,13 @@
 //! TLS in the production topology: the AWS SDK over HTTPS to a gateway, certificates replaced
 //! while it runs, and mutual TLS between gateways and shards.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_sdk_kms::Client;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use keyshard_tls::{ClientTls, ClientTlsFiles};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 use tokio::time::Instant;
 use tonic::transport::Endpoint;
 use tonic_health::pb::HealthCheckRequest;
@@ -21,77 +17,10 @@ use tonic_health::pb::health_client::HealthClient;
 use super::nodes::Cluster;
 use crate::raw_http::{RawRequest, exchange};
 use crate::support::{create_key, failure, key_arn};
+use crate::test_ca::{Leaf, TestCa, path_text as text, replace};
 
 /// How long a test waits for a reload; the gateways under test read their files every second.
 const RELOAD_WAIT: Duration = Duration::from_secs(20);
-
-/// A certificate authority made for one test.
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key, as PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl TestCa {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().expect("a CA key");
-        Self {
-            issuer: CertifiedIssuer::self_signed(params, key).expect("a self-signed CA"),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A certificate for 127.0.0.1 and localhost, for `usage`.
-    fn issue(&self, usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("valid names");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "keyshard test");
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().expect("a leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("a signed leaf");
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
-
-impl Leaf {
-    /// Writes the certificate and key as `<name>.crt` and `<name>.key` in `dir`, replacing
-    /// files of those names whole, and returns their paths.
-    fn write(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let cert = dir.join(format!("{name}.crt"));
-        let key = dir.join(format!("{name}.key"));
-        replace(&key, &self.key);
-        replace(&cert, &self.cert);
-        (cert, key)
-    }
-}
-
-/// Writes `path` by renaming a finished file over it, as a Secret volume update does.
-fn replace(path: &Path, text: &str) {
-    let staged = path.with_extension("staged");
-    std::fs::write(&staged, text).expect("a file in the test directory");
-    std::fs::rename(&staged, path).expect("the staged file replaces the old one");
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
-}
 
 /// An SDK client of `gateway` over HTTPS that trusts only the CA in `ca_pem`.
 fn https_client(cluster: &Cluster, gateway: usize, ca_pem: &str) -> Client {
@@ -130,6 +59,7 @@ async fn trusted_by(cluster: &Cluster, gateway: usize, ca_pem: &str) -> bool {
 /// Starts a gateway over shard 0 serving `leaf` on its client ports, reading its files every
 /// second.
 async fn tls_gateway(cluster: &mut Cluster, leaf: &Leaf, extra: &[&str]) -> usize {
+    cluster.observe_secret(&leaf.key_der);
     let (cert, key) = leaf.write(&cluster.path(""), "gateway");
     let mut args = vec![
         "--tls-cert-file",
@@ -230,9 +160,15 @@ async fn a_replaced_certificate_serves_new_connections_and_a_bad_one_is_ignored(
     assert!(!trusted_by(&cluster, gateway, &second.pem()).await);
 
     // A key that does not belong to the certificate: the gateway keeps the first pair.
+    let (one, other) = (
+        second.issue(ExtendedKeyUsagePurpose::ServerAuth),
+        second.issue(ExtendedKeyUsagePurpose::ServerAuth),
+    );
+    cluster.observe_secret(&other.key_der);
     let mismatched = Leaf {
-        cert: second.issue(ExtendedKeyUsagePurpose::ServerAuth).cert,
-        key: second.issue(ExtendedKeyUsagePurpose::ServerAuth).key,
+        cert: one.cert,
+        key: other.key,
+        key_der: other.key_der,
     };
     mismatched.write(&cluster.path(""), "gateway");
     let deadline = Instant::now() + RELOAD_WAIT;
@@ -250,9 +186,9 @@ async fn a_replaced_certificate_serves_new_connections_and_a_bad_one_is_ignored(
     );
     assert!(trusted_by(&cluster, gateway, &first.pem()).await);
 
-    second
-        .issue(ExtendedKeyUsagePurpose::ServerAuth)
-        .write(&cluster.path(""), "gateway");
+    let renewed = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    cluster.observe_secret(&renewed.key_der);
+    renewed.write(&cluster.path(""), "gateway");
     let deadline = Instant::now() + RELOAD_WAIT;
     while !trusted_by(&cluster, gateway, &second.pem()).await {
         assert!(
@@ -276,12 +212,14 @@ async fn a_shard_requiring_client_certificates_serves_only_a_gateway_that_has_on
     let mut cluster = Cluster::start(0, 0).await;
     let ca = TestCa::new("internal CA");
     let dir = cluster.path("");
-    let (shard_cert, shard_key) = ca
-        .issue(ExtendedKeyUsagePurpose::ServerAuth)
-        .write(&dir, "shard");
-    let (client_cert, client_key) = ca
-        .issue(ExtendedKeyUsagePurpose::ClientAuth)
-        .write(&dir, "gateway-client");
+    let (shard_leaf, client_leaf) = (
+        ca.issue(ExtendedKeyUsagePurpose::ServerAuth),
+        ca.issue(ExtendedKeyUsagePurpose::ClientAuth),
+    );
+    cluster.observe_secret(&shard_leaf.key_der);
+    cluster.observe_secret(&client_leaf.key_der);
+    let (shard_cert, shard_key) = shard_leaf.write(&dir, "shard");
+    let (client_cert, client_key) = client_leaf.write(&dir, "gateway-client");
     let ca_file = dir.join("internal-ca.crt");
     replace(&ca_file, &ca.pem());
     let shard = cluster

@@ -16,9 +16,16 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use keyshard_client::{Client, Credentials};
+use keyshard_tls::{ClientTls, ClientTlsFiles};
+use rcgen::ExtendedKeyUsagePurpose;
+
 use super::start;
-use crate::harness::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, START_TIMEOUT, collect_log, lock};
+use crate::harness::{
+    ACCESS_KEY_ID, Keyshard, REGION, SECRET_ACCESS_KEY, START_TIMEOUT, collect_log, lock,
+};
 use crate::support::key_arn;
+use crate::test_ca::{TestCa, path_text, replace};
 
 /// Connects every channel to one Unix socket.
 #[derive(Clone)]
@@ -46,7 +53,8 @@ struct Plugin {
 }
 
 impl Plugin {
-    async fn start(socket: &Path, grpc_address: &str, key_arn: &str) -> Self {
+    /// Starts the plugin for `key_arn` against the gateway at `endpoint`, with `extra` flags.
+    async fn start(socket: &Path, endpoint: &str, key_arn: &str, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyshard"));
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("KEYSHARD_") {
@@ -57,8 +65,9 @@ impl Plugin {
             .arg("kms-plugin")
             .arg("--socket")
             .arg(socket)
-            .args(["--endpoint", &format!("http://{grpc_address}")])
+            .args(["--endpoint", endpoint])
             .args(["--key-id", key_arn])
+            .args(extra)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .env_remove("AWS_SESSION_TOKEN")
@@ -127,7 +136,8 @@ async fn the_kms_v2_plugin_encrypts_and_reports_rotation_in_its_key_id() {
     let arn = key_arn(&key_id);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let socket = dir.path().join("kms.sock");
-    let plugin = Plugin::start(&socket, keyshard.grpc_address(), &arn).await;
+    let endpoint = format!("http://{}", keyshard.grpc_address());
+    let plugin = Plugin::start(&socket, &endpoint, &arn, &[]).await;
     let mut client = connect(&socket).await;
 
     let first = status(&mut client).await;
@@ -215,6 +225,87 @@ async fn the_kms_v2_plugin_encrypts_and_reports_rotation_in_its_key_id() {
         .expect("DisableKey");
     let unhealthy = status(&mut client).await;
     assert_eq!(unhealthy.healthz, format!("key {arn} is Disabled"));
+
+    drop(plugin);
+    keyshard.finish();
+}
+
+#[tokio::test]
+async fn the_kms_v2_plugin_reaches_a_gateway_over_tls() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = TestCa::new("plugin test CA");
+    let leaf = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = leaf.write(dir.path(), "gateway");
+    let ca_file = dir.path().join("ca.crt");
+    replace(&ca_file, &ca.pem());
+    let keyshard = Keyshard::start_with_args(&[
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--tls-cert-file",
+        path_text(&cert),
+        "--tls-key-file",
+        path_text(&key),
+    ])
+    .await;
+    keyshard.observe_secret(&leaf.key_der);
+
+    let files = ClientTlsFiles {
+        ca: ca_file.clone(),
+        identity: None,
+        server_name: None,
+    };
+    let tls = ClientTls::load(&files, Duration::from_secs(60)).expect("the test CA loads");
+    let endpoint = format!("https://{}", keyshard.grpc_address());
+    let uri: Uri = endpoint.parse().expect("a valid endpoint");
+    let channel = Endpoint::from(uri.clone())
+        .connect_with_connector(tls)
+        .await
+        .expect("the public gRPC API accepts TLS connections");
+    let credentials = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None);
+    let api = Client::with_channel(channel, uri, REGION, credentials);
+    let arn = key_arn(&super::create_key(&api).await);
+
+    let socket = dir.path().join("kms.sock");
+    let plugin = Plugin::start(
+        &socket,
+        &endpoint,
+        &arn,
+        &["--endpoint-ca-file", path_text(&ca_file)],
+    )
+    .await;
+    let mut client = connect(&socket).await;
+    let answer = status(&mut client).await;
+    assert_eq!(
+        (answer.version.as_str(), answer.healthz.as_str()),
+        ("v2", "ok")
+    );
+    assert!(
+        answer.key_id.starts_with(&format!("{arn}#")),
+        "{}",
+        answer.key_id
+    );
+
+    let seed = b"another 32-byte encryption key!!".to_vec();
+    keyshard.observe_secret(&seed);
+    let encrypted = client
+        .encrypt(v2::EncryptRequest {
+            plaintext: seed.clone(),
+            uid: "uid-tls".to_owned(),
+        })
+        .await
+        .expect("Encrypt through TLS")
+        .into_inner();
+    let decrypted = client
+        .decrypt(v2::DecryptRequest {
+            ciphertext: encrypted.ciphertext,
+            uid: "uid-tls-2".to_owned(),
+            key_id: encrypted.key_id,
+            annotations: encrypted.annotations,
+        })
+        .await
+        .expect("Decrypt through TLS")
+        .into_inner();
+    assert_eq!(decrypted.plaintext, seed);
 
     drop(plugin);
     keyshard.finish();
