@@ -195,6 +195,10 @@ def check_default(docs, checks):
     checks.equal(one(docs, "Deployment", f"{prefix}-gateway", checks)["spec"].get("replicas"), 2,
                  "default: gateway replicas")
     checks.expect("KEYSHARD_GRPC_LISTEN" not in gateway, "default: gateway serves no public gRPC API")
+    shard_settings = settings_file(one(docs, "ConfigMap", f"{prefix}-shard", checks))
+    for label, settings in (("gateway", gateway), ("shard", shard_settings)):
+        tls = {name: value for name, value in settings.items() if "_TLS_" in name}
+        checks.equal(tls, {"KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS": "10"}, f"default: {label} speaks plaintext")
     checks.equal([p["name"] for p in one(docs, "Service", f"{prefix}-gateway", checks)["spec"]["ports"]], ["kms"],
                  "default: gateway Service has the KMS port only")
     shard = one(docs, "StatefulSet", f"{prefix}-shard", checks)
@@ -263,6 +267,7 @@ def check_full(docs, checks):
                  [("kms", 443, "kms"), ("grpc", 9310, "grpc")],
                  "full: the gateway Service has the KMS and public gRPC ports, no admin port")
     check_full_kms_plugin(docs, checks)
+    check_full_tls(docs, checks)
     policy = one(docs, "NetworkPolicy", f"{prefix}-shard", checks)
     checks.equal(policy["spec"]["egress"][0], {"ports": [{"port": 5432, "protocol": "TCP"}],
                                                "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]},
@@ -286,8 +291,9 @@ def check_full_kms_plugin(docs, checks):
     checks.equal(env.get("KEYSHARD_KMS_PLUGIN_KEY_ID"),
                  "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab",
                  "full: plugin key id")
-    checks.equal(env.get("KEYSHARD_ENDPOINT"), f"http://{prefix}-gateway.{NAMESPACE}.svc.cluster.local:9310",
-                 "full: plugin calls the gateway Service's gRPC port")
+    checks.equal(env.get("KEYSHARD_ENDPOINT"), f"https://{prefix}-gateway.{NAMESPACE}.svc.cluster.local:9310",
+                 "full: plugin calls the gateway Service's gRPC port over TLS")
+    checks.equal(env.get("KEYSHARD_ENDPOINT_CA_FILE"), "/etc/keyshard/tls/ca.crt", "full: plugin's CA file")
     checks.equal(env.get("KEYSHARD_REGION"), "eu-west-1", "full: plugin region")
     for variable, optional in (("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None),
                                ("AWS_SESSION_TOKEN", True)):
@@ -295,11 +301,16 @@ def check_full_kms_plugin(docs, checks):
         if optional:
             expected["optional"] = True
         checks.equal(env.get(variable), {"secretKeyRef": expected}, f"full: plugin {variable} from the Secret")
-    checks.equal(container.get("volumeMounts"), [{"name": "socket-dir", "mountPath": "/var/run/kmsplugin"}],
-                 "full: plugin mounts the socket directory")
+    checks.equal(container.get("volumeMounts"), [{"name": "socket-dir", "mountPath": "/var/run/kmsplugin"},
+                                                 {"name": "tls-ca", "mountPath": "/etc/keyshard/tls",
+                                                  "readOnly": True}],
+                 "full: plugin mounts the socket directory and the gateways' CA")
     checks.equal(spec.get("volumes"), [{"name": "socket-dir", "hostPath": {"path": "/var/run/kmsplugin",
-                                                                           "type": "DirectoryOrCreate"}}],
-                 "full: socket directory is the node's /var/run/kmsplugin")
+                                                                           "type": "DirectoryOrCreate"}},
+                                       {"name": "tls-ca", "secret": {"secretName": "keyshard-gateway-ca",
+                                                                     "defaultMode": 0o440,
+                                                                     "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
+                 "full: socket directory is the node's /var/run/kmsplugin, the CA from its Secret")
     checks.equal(spec.get("nodeSelector"), {"node-role.kubernetes.io/control-plane": ""},
                  "full: plugin runs on control-plane nodes")
     checks.equal(spec.get("tolerations"), [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
@@ -322,6 +333,42 @@ def check_full_kms_plugin(docs, checks):
                                                           "app.kubernetes.io/instance": RELEASE,
                                                           "app.kubernetes.io/component": "gateway"}}}]},
                  "full: plugin egress to the gateways' gRPC port")
+
+
+def check_full_tls(docs, checks):
+    """TLS on the gateways' public ports and mutual TLS between gateways and shards."""
+    prefix = f"{RELEASE}-keyshard"
+    gateway = settings_file(one(docs, "ConfigMap", f"{prefix}-gateway", checks))
+    checks.equal({name: value for name, value in gateway.items() if "_TLS_" in name}, {
+        "KEYSHARD_TLS_CERT_FILE": "/etc/keyshard/tls/tls.crt",
+        "KEYSHARD_TLS_KEY_FILE": "/etc/keyshard/tls/tls.key",
+        "KEYSHARD_SHARD_TLS_CA_FILE": "/etc/keyshard/shard-tls/ca.crt",
+        "KEYSHARD_SHARD_TLS_CERT_FILE": "/etc/keyshard/shard-tls/tls.crt",
+        "KEYSHARD_SHARD_TLS_KEY_FILE": "/etc/keyshard/shard-tls/tls.key",
+        "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS": "30",
+    }, "full: gateway TLS settings")
+    shard = settings_file(one(docs, "ConfigMap", f"{prefix}-shard", checks))
+    checks.equal({name: value for name, value in shard.items() if "_TLS_" in name}, {
+        "KEYSHARD_TLS_CERT_FILE": "/etc/keyshard/tls/tls.crt",
+        "KEYSHARD_TLS_KEY_FILE": "/etc/keyshard/tls/tls.key",
+        "KEYSHARD_TLS_CLIENT_CA_FILE": "/etc/keyshard/tls/ca.crt",
+        "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS": "30",
+    }, "full: shard TLS settings")
+    for kind, name, mounts in (
+        ("Deployment", f"{prefix}-gateway",
+         {"tls": ("/etc/keyshard/tls", "keyshard-gateway-tls", ["tls.crt", "tls.key"]),
+          "shard-tls": ("/etc/keyshard/shard-tls", "keyshard-gateway-client-tls", ["tls.crt", "tls.key", "ca.crt"])}),
+        ("StatefulSet", f"{prefix}-shard",
+         {"tls": ("/etc/keyshard/tls", "keyshard-shard-tls", ["tls.crt", "tls.key", "ca.crt"])}),
+    ):
+        spec = one(docs, kind, name, checks)["spec"]["template"]["spec"]
+        volumes = {v["name"]: v.get("secret", {}) for v in spec["volumes"]}
+        mounted = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        for volume, (path, secret, keys) in mounts.items():
+            checks.equal(mounted.get(volume), path, f"full: {name} mounts {volume} at {path}")
+            checks.equal(volumes.get(volume), {"secretName": secret, "defaultMode": 0o440,
+                                               "items": [{"key": key, "path": key} for key in keys]},
+                         f"full: {name} volume {volume} from {secret}")
 
 
 def check_created_secrets(docs, checks):
@@ -382,6 +429,12 @@ EXPECTED_FAILURES = [
      "kmsPlugin.existingSecret: set it to the Secret holding the plugin's AWS_ACCESS_KEY_ID"),
     (["--set", "kmsPlugin.keyId=alias/k"], "/kmsPlugin/keyId"),
     (["--set", "gateway.config.KEYSHARD_GRPC_LISTEN=0.0.0.0:1"], "gateway.config: KEYSHARD_GRPC_LISTEN is set by the chart"),
+    (["--set", "tls.internal.enabled=true", "--set", "tls.internal.shardSecretName=s"],
+     "tls.internal.enabled needs tls.internal.shardSecretName and tls.internal.gatewaySecretName"),
+    (["--set", "gateway.config.KEYSHARD_TLS_CERT_FILE=/x"], "gateway.config: KEYSHARD_TLS_CERT_FILE is set by the chart"),
+    (["--set", "shard.config.KEYSHARD_TLS_CLIENT_CA_FILE=/x"],
+     "shard.config: KEYSHARD_TLS_CLIENT_CA_FILE is set by the chart"),
+    (["--set", "tls.reloadIntervalSeconds=0"], "/tls/reloadIntervalSeconds"),
     (["--kube-version", "1.29.0"], "chart requires kubeVersion: >=1.30.0-0"),
 ]
 

@@ -265,6 +265,54 @@ readinessProbe:
 {{- end }}
 {{- end -}}
 
+{{/*
+TLS files: where each Secret is mounted, and the settings naming them. The Secret volumes are
+updated in place when the Secrets change, and Keyshard reads the files again every
+`tls.reloadIntervalSeconds`.
+*/}}
+{{- define "keyshard.tlsVolume" -}}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 0440
+    items:
+      {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- end -}}
+
+{{/* The gateway's TLS settings, for its settings file. */}}
+{{- define "keyshard.gatewayTlsSettings" -}}
+{{- $settings := dict "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS" (int64 .Values.tls.reloadIntervalSeconds) -}}
+{{- if .Values.tls.public.secretName -}}
+{{- $_ := set $settings "KEYSHARD_TLS_CERT_FILE" "/etc/keyshard/tls/tls.crt" -}}
+{{- $_ := set $settings "KEYSHARD_TLS_KEY_FILE" "/etc/keyshard/tls/tls.key" -}}
+{{- end -}}
+{{- if .Values.tls.internal.enabled -}}
+{{- $_ := set $settings "KEYSHARD_SHARD_TLS_CA_FILE" "/etc/keyshard/shard-tls/ca.crt" -}}
+{{- $_ := set $settings "KEYSHARD_SHARD_TLS_CERT_FILE" "/etc/keyshard/shard-tls/tls.crt" -}}
+{{- $_ := set $settings "KEYSHARD_SHARD_TLS_KEY_FILE" "/etc/keyshard/shard-tls/tls.key" -}}
+{{- end -}}
+{{- toJson $settings -}}
+{{- end -}}
+
+{{/* The shard's TLS settings, for its settings file. */}}
+{{- define "keyshard.shardTlsSettings" -}}
+{{- $settings := dict "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS" (int64 .Values.tls.reloadIntervalSeconds) -}}
+{{- if .Values.tls.internal.enabled -}}
+{{- $_ := set $settings "KEYSHARD_TLS_CERT_FILE" "/etc/keyshard/tls/tls.crt" -}}
+{{- $_ := set $settings "KEYSHARD_TLS_KEY_FILE" "/etc/keyshard/tls/tls.key" -}}
+{{- $_ := set $settings "KEYSHARD_TLS_CLIENT_CA_FILE" "/etc/keyshard/tls/ca.crt" -}}
+{{- end -}}
+{{- toJson $settings -}}
+{{- end -}}
+
+{{/* Every TLS setting, which `gateway.config` and `shard.config` may not set. */}}
+{{- define "keyshard.tlsSettingNames" -}}
+{{- toJson (list "KEYSHARD_TLS_CERT_FILE" "KEYSHARD_TLS_KEY_FILE" "KEYSHARD_TLS_CLIENT_CA_FILE" "KEYSHARD_TLS_RELOAD_INTERVAL_SECONDS" "KEYSHARD_SHARD_TLS_CA_FILE" "KEYSHARD_SHARD_TLS_CERT_FILE" "KEYSHARD_SHARD_TLS_KEY_FILE" "KEYSHARD_SHARD_TLS_SERVER_NAME") -}}
+{{- end -}}
+
 {{/* Egress to Postgres, for shards and the migration Job. */}}
 {{- define "keyshard.postgresEgress" -}}
 - ports:
@@ -316,9 +364,14 @@ readinessProbe:
 {{- end -}}
 {{- end -}}
 {{- end }}
+{{- with .Values.tls.internal }}
+{{- if and .enabled (not (and .shardSecretName .gatewaySecretName)) -}}
+{{- fail "tls.internal.enabled needs tls.internal.shardSecretName and tls.internal.gatewaySecretName" -}}
+{{- end -}}
+{{- end }}
 {{- end -}}
 
 {{/* The gateways' public gRPC API inside the cluster, as the plugin's `KEYSHARD_ENDPOINT`. */}}
 {{- define "keyshard.grpcEndpoint" -}}
-{{- printf "http://%s.%s.svc.%s:%d" (include "keyshard.gatewayName" .) .Release.Namespace .Values.clusterDomain (int .Values.gateway.grpc.port) -}}
+{{- printf "%s://%s.%s.svc.%s:%d" (ternary "https" "http" (not (empty .Values.tls.public.secretName))) (include "keyshard.gatewayName" .) .Release.Namespace .Values.clusterDomain (int .Values.gateway.grpc.port) -}}
 {{- end -}}
