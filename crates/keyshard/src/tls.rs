@@ -107,3 +107,85 @@ fn server(
     );
     Ok(Some(tls))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reload() -> TlsReloadArgs {
+        TlsReloadArgs {
+            tls_reload_interval_seconds: 10,
+        }
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_or_a_key_without_its_certificate_is_refused() {
+        for (cert, key) in [(Some("c.pem"), None), (None, Some("k.pem"))] {
+            let args = ClientPortTlsArgs {
+                tls_cert_file: cert.map(PathBuf::from),
+                tls_key_file: key.map(PathBuf::from),
+            };
+            let refused = client_port(&args, reload()).err().map(|e| e.to_string());
+            assert_eq!(
+                refused.as_deref(),
+                Some("--tls-cert-file and --tls-key-file must be given together")
+            );
+        }
+    }
+
+    #[test]
+    fn no_certificate_means_plaintext() {
+        let args = ClientPortTlsArgs {
+            tls_cert_file: None,
+            tls_key_file: None,
+        };
+        assert!(matches!(client_port(&args, reload()), Ok(None)));
+    }
+
+    #[test]
+    fn a_client_ca_without_a_certificate_is_refused() {
+        let args = ShardTlsArgs {
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: Some(PathBuf::from("ca.pem")),
+        };
+        assert!(matches!(
+            shard_port(&args, reload()),
+            Err(TlsSettingError::ClientCaWithoutCert)
+        ));
+    }
+
+    #[test]
+    fn shard_client_settings_without_a_ca_are_refused() {
+        let half = ShardClientTlsArgs {
+            shard_tls_ca_file: Some(PathBuf::from("ca.pem")),
+            shard_tls_cert_file: Some(PathBuf::from("c.pem")),
+            shard_tls_key_file: None,
+            shard_tls_server_name: None,
+        };
+        assert_eq!(
+            to_shards(&half, reload())
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some("--shard-tls-cert-file and --shard-tls-key-file must be given together")
+        );
+        let no_ca = ShardClientTlsArgs {
+            shard_tls_ca_file: None,
+            shard_tls_cert_file: None,
+            shard_tls_key_file: None,
+            shard_tls_server_name: Some("shard.internal".to_owned()),
+        };
+        assert!(matches!(
+            to_shards(&no_ca, reload()),
+            Err(TlsSettingError::ShardTlsWithoutCa)
+        ));
+        let none = ShardClientTlsArgs {
+            shard_tls_ca_file: None,
+            shard_tls_cert_file: None,
+            shard_tls_key_file: None,
+            shard_tls_server_name: None,
+        };
+        assert!(matches!(to_shards(&none, reload()), Ok(None)));
+    }
+}
