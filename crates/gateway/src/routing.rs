@@ -62,6 +62,7 @@ impl ShardPool {
     /// A pool over `host:port` addresses, reached over TLS when `tls` is given and over
     /// plaintext otherwise. Connections are made on first use.
     pub fn new(addresses: &[String], tls: Option<&ClientTls>) -> Result<Self, InvalidShardAddress> {
+        // tonic's own TLS features are off, so an `https` endpoint reaches the connector as is.
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut shards = Vec::with_capacity(addresses.len());
         for address in addresses {
@@ -154,7 +155,10 @@ impl ShardPool {
             match rpc(shard.client.clone(), this_call).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if is_transport_failure(&status) => {
-                    tracing::warn!(shard = %shard.address, attempt, error = %status.message(), "shard call failed");
+                    // The cause is the transport's own error, such as the TLS alert a shard
+                    // sent when it refused this gateway's certificate.
+                    let cause = std::error::Error::source(&status);
+                    tracing::warn!(shard = %shard.address, attempt, error = %status.message(), cause, "shard call failed");
                     last = transport_error(&status);
                     if attempt + 1 < order.len() {
                         self.failovers.fetch_add(1, Ordering::Relaxed);
