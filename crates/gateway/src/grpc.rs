@@ -6,7 +6,7 @@
 //! request as payload; [`authenticate`] verifies it with the JSON front end's verifier before
 //! the service sees the request.
 //!
-//! The same port serves `grpc.health.v1.Health` and gRPC server reflection (v1) unsigned, so
+//! The same port serves `grpc.health.v1.Health` and gRPC server reflection (v1 and v1alpha) unsigned, so
 //! that probes and grpcurl work without credentials; neither reveals anything about keys.
 
 mod authenticate;
@@ -22,7 +22,7 @@ use keyshard_tls::ServerTls;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::Gateway;
+use crate::{Gateway, connection};
 
 /// The largest request message the public API decodes: the authentication layer refuses larger
 /// bodies before this applies.
@@ -48,10 +48,17 @@ pub async fn serve_grpc(
 ) -> Result<(), GrpcServeError> {
     let api = KeyManagementServer::new(service::PublicApi::new(Arc::clone(&gateway)))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(keyshard_proto::KMS_FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: grpcurl and grpcui before 2024 ask for v1alpha only.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(keyshard_proto::KMS_FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .map_err(GrpcServeError::Reflection)?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .map_err(GrpcServeError::Reflection)?;
     let (health, health_service) = tonic_health::server::health_reporter();
     // The API serves as long as the server runs; a shard outage shows in each call's status.
@@ -63,16 +70,20 @@ pub async fn serve_grpc(
         .layer(authenticate::AuthenticateLayer::new(gateway))
         .add_service(api)
         .add_service(health_service)
-        .add_service(reflection);
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     let served = match tls {
         Some(tls) => {
             router
-                .serve_with_incoming_shutdown(tls.incoming(listener), shutdown)
+                .serve_with_incoming_shutdown(connection::limit(tls.incoming(listener)), shutdown)
                 .await
         }
         None => {
             router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .serve_with_incoming_shutdown(
+                    connection::limit(TcpListenerStream::new(listener)),
+                    shutdown,
+                )
                 .await
         }
     };

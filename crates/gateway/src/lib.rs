@@ -4,6 +4,7 @@
 //! key material.
 
 mod auth;
+mod connection;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod grpc;

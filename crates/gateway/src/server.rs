@@ -23,14 +23,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
+use crate::connection::{Guarded, MAX_CONNECTIONS};
 use crate::ops::Call;
 use crate::{Gateway, ops, protocol};
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
-
-/// Connections served at once. Further clients wait in the kernel's accept queue, so a flood of
-/// idle connections cannot exhaust the process's file descriptors.
-const MAX_CONNECTIONS: usize = 4096;
 
 /// A client must send a request's headers within this time, and an idle keep-alive connection
 /// is closed after it.
@@ -106,21 +103,29 @@ async fn accept(
         let (gateway, tls, watcher) = (Arc::clone(gateway), tls.cloned(), connections.watcher());
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, gateway, watcher, peer).await,
+                None => {
+                    serve_connection(Guarded::new(stream, permit), gateway, watcher, peer).await
+                }
                 Some(tls) => match tls.accept(stream).await {
-                    Ok(stream) => serve_connection(stream, gateway, watcher, peer).await,
+                    Ok(stream) => {
+                        serve_connection(Guarded::new(stream, permit), gateway, watcher, peer)
+                            .await;
+                    }
                     Err(err) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
                 },
             }
-            drop(permit);
         });
     }
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on one accepted connection until it closes, or until shutdown
 /// begins and its request in flight is answered.
-async fn serve_connection<I>(io: I, gateway: Arc<Gateway>, watcher: Watcher, peer: SocketAddr)
-where
+async fn serve_connection<I>(
+    io: Guarded<I>,
+    gateway: Arc<Gateway>,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| handle(Arc::clone(&gateway), req));

@@ -81,3 +81,43 @@ async fn reflection_lists_the_public_services() {
 
     keyshard.finish();
 }
+
+// grpcurl and grpcui releases before 2024 speak only the older v1alpha protocol.
+#[tokio::test]
+async fn reflection_answers_the_v1alpha_protocol_too() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest as Request;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as V1Alpha;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as Ask;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as Answer;
+
+    let keyshard = start().await;
+    let mut reflection = V1Alpha::new(channel(keyshard.grpc_address()).await);
+    let request = Request {
+        host: String::new(),
+        message_request: Some(Ask::ListServices(String::new())),
+    };
+    let answer = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("ServerReflectionInfo")
+        .into_inner()
+        .message()
+        .await
+        .expect("a reflection answer")
+        .expect("one message");
+    let Some(Answer::ListServicesResponse(list)) = answer.message_response else {
+        panic!("expected a service list, got {:?}", answer.message_response);
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "keyshard.kms.v1.KeyManagement"
+        ]
+    );
+
+    keyshard.finish();
+}

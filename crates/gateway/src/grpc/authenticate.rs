@@ -130,6 +130,9 @@ where
         },
         Err(err) => public_status(&err).into_http(),
     };
+    if let Some(err) = tonic_refusal(&response) {
+        response = public_status(&err).into_http();
+    }
     if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
@@ -167,20 +170,57 @@ fn method_name(method: &str) -> &'static str {
         .unwrap_or("unknown")
 }
 
+/// The AWS error of a call tonic itself refused before the service saw it (an unknown method,
+/// or a message that does not decode), whose status carries no AWS error type; tonic answers the
+/// latter with `INTERNAL`, which would read as a fault of the server.
+fn tonic_refusal(response: &Response<Body>) -> Option<KmsError> {
+    let headers = response.headers();
+    if headers.contains_key(ERROR_TYPE_METADATA) {
+        return None;
+    }
+    match headers.get("grpc-status").map(HeaderValue::as_bytes) {
+        None | Some(b"0") => None,
+        Some(b"12") => Some(KmsError::UnknownOperation),
+        Some(_) => Some(KmsError::Serialization),
+    }
+}
+
 /// `ok`, or the AWS error type of a call that failed before its answer started (a call whose
 /// failure reaches only the trailers counts as `ok` here, which only streamed answers can do).
 fn outcome(response: &Response<Body>) -> &'static str {
-    let headers = response.headers();
-    if let Some(error_type) = headers
+    response
+        .headers()
         .get(ERROR_TYPE_METADATA)
         .and_then(|v| v.to_str().ok())
-    {
-        return KmsError::from_wire(error_type, None).wire().error_type;
-    }
-    match headers.get("grpc-status").map(HeaderValue::as_bytes) {
-        None | Some(b"0") => "ok",
-        // tonic's own refusals, such as an unknown method or an undecodable message.
-        Some(b"12") => KmsError::UnknownOperation.wire().error_type,
-        Some(_) => KmsError::Serialization.wire().error_type,
+        .map_or("ok", |error_type| {
+            KmsError::from_wire(error_type, None).wire().error_type
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+
+    use super::*;
+
+    #[test]
+    fn tonic_s_own_refusals_get_an_aws_type_and_the_services_answers_keep_theirs() {
+        let undecodable = Status::internal("failed to decode Protobuf message").into_http();
+        assert_eq!(tonic_refusal(&undecodable), Some(KmsError::Serialization));
+        let unknown_method = Status::unimplemented("").into_http();
+        assert_eq!(
+            tonic_refusal(&unknown_method),
+            Some(KmsError::UnknownOperation)
+        );
+
+        let answered = public_status(&KmsError::Internal("x".to_owned())).into_http();
+        assert_eq!(tonic_refusal(&answered), None);
+        assert_eq!(outcome(&answered), "KMSInternalException");
+        let ok = Response::new(Body::empty());
+        assert_eq!((tonic_refusal(&ok), outcome(&ok)), (None, "ok"));
+
+        let refused = public_status(&KmsError::Serialization);
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(outcome(&refused.into_http()), "SerializationException");
     }
 }
