@@ -20,7 +20,7 @@ use crate::support::{Failure, blob, context, create_key, failure, key_arn};
 use nodes::Cluster;
 
 /// The warning a gateway logs when a shard call fails at the transport and it tries the next.
-const FAILOVER_WARNING: &str = "shard call failed";
+pub(crate) const FAILOVER_WARNING: &str = "shard call failed";
 
 #[tokio::test]
 async fn every_operation_works_through_either_gateway_of_a_cluster() {

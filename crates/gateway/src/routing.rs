@@ -121,6 +121,11 @@ impl ShardPool {
             .map(|s| (s.address.as_str(), s.calls.load(Ordering::Relaxed)))
     }
 
+    /// The shards to try for `route_key`, as indices in rendezvous order.
+    pub(crate) fn order(&self, route_key: &[u8]) -> Vec<usize> {
+        rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key)
+    }
+
     /// Calls the shard that owns `route_key`, failing over in rendezvous order.
     pub(crate) async fn call<Req, Resp, F, Fut>(
         &self,
@@ -134,10 +139,27 @@ impl ShardPool {
         F: Fn(ShardClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let mut order = rendezvous_order(self.shards.iter().map(|s| s.address.as_str()), route_key);
-        if retry == Retry::Once {
-            order.truncate(1);
-        }
+        self.call_in_order(&self.order(route_key), retry, request, rpc)
+            .await
+    }
+
+    /// Calls the first shard of `order` (from [`ShardPool::order`]), failing over to the next.
+    pub(crate) async fn call_in_order<Req, Resp, F, Fut>(
+        &self,
+        order: &[usize],
+        retry: Retry,
+        request: Req,
+        rpc: F,
+    ) -> Result<Resp, KmsError>
+    where
+        Req: Clone,
+        F: Fn(ShardClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let order = match retry {
+            Retry::Idempotent => order,
+            Retry::Once => &order[..order.len().min(1)],
+        };
         let mut last = no_shard();
         let mut request = Some(request);
         for (attempt, index) in order.iter().copied().enumerate() {

@@ -56,7 +56,10 @@ pub const KMS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/keyshard.km
 
 pub use convert::caller_scope;
 pub use public_status::{ERROR_TYPE_METADATA, public_code, public_error_type, public_status};
-pub use status::{carries_kms_error, error_from_status, status_from_error};
+pub use status::{
+    MAX_BATCH_ITEMS, carries_kms_error, error_from_item, error_from_status, item_error,
+    status_from_error,
+};
 
 #[cfg(test)]
 mod codegen_tests;

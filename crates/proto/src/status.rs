@@ -6,6 +6,8 @@ use keyshard_core::KmsError;
 use tonic::metadata::{BinaryMetadataValue, MetadataValue};
 use tonic::{Code, Status};
 
+use crate::v1;
+
 const ERROR_TYPE: &str = "keyshard-error-type";
 const ERROR_MESSAGE: &str = "keyshard-error-message-bin";
 
@@ -54,6 +56,23 @@ pub fn error_from_status(status: &Status) -> KmsError {
     }
 }
 
+/// Most items one batch call carries, on the public API and between gateway and shard.
+pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// How one failed item of a batch crosses the hop.
+pub fn item_error(err: &KmsError) -> v1::ItemError {
+    let wire = err.wire();
+    v1::ItemError {
+        error_type: wire.error_type.to_owned(),
+        message: wire.message.map(str::to_owned),
+    }
+}
+
+/// The error a gateway reports for one failed item of a batch.
+pub fn error_from_item(item: v1::ItemError) -> KmsError {
+    KmsError::from_wire(&item.error_type, item.message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +91,19 @@ mod tests {
             let status = status_from_error(&err);
             assert!(carries_kms_error(&status));
             assert_eq!(error_from_status(&status), err);
+        }
+    }
+
+    #[test]
+    fn a_batch_item_s_error_keeps_its_type_and_message_across_the_hop() {
+        let errors = [
+            KmsError::disabled("arn:aws:kms:us-east-1:111122223333:key/k"),
+            KmsError::InvalidCiphertext,
+            KmsError::Throttling("Rate exceeded".to_owned()),
+            KmsError::DependencyTimeout("slow".to_owned()),
+        ];
+        for err in errors {
+            assert_eq!(error_from_item(item_error(&err)), err);
         }
     }
 

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use futures_util::{StreamExt as _, stream};
 use keyshard_core::KmsError;
 use keyshard_core::grants::GrantToken;
 use keyshard_core::id::KeyRefForms;
 use keyshard_core::operation::Operation;
 use keyshard_proto::v1::shard_server;
-use keyshard_proto::{caller_scope, status_from_error, v1};
+use keyshard_proto::{MAX_BATCH_ITEMS, caller_scope, item_error, status_from_error, v1};
 use tonic::{Request, Response, Status};
 
 use crate::Shard;
@@ -49,6 +50,10 @@ const MAX_PLAINTEXT_BYTES: usize = 4096;
 const MAX_CIPHERTEXT_BYTES: usize = 6144;
 /// Longest key description, in characters (`DescriptionType`).
 const MAX_DESCRIPTION_CHARS: usize = 8192;
+
+/// Items of one batch a shard works on at once: those whose key is cached finish without
+/// waiting, and up to this many wait for the store together.
+const BATCH_CONCURRENCY: usize = 16;
 
 fn byte_count(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
@@ -192,6 +197,72 @@ impl shard_server::Shard for ShardService {
             MAX_CIPHERTEXT_BYTES,
         )?;
         respond(self.shard.decrypt(&scope, req).await)
+    }
+
+    async fn generate_data_key_batch(
+        &self,
+        request: Request<v1::GenerateDataKeyBatchRequest>,
+    ) -> Result<Response<v1::GenerateDataKeyBatchResponse>, Status> {
+        let items = request.into_inner().items;
+        check_size("items", items.len(), 1, MAX_BATCH_ITEMS)?;
+        let mut calls = Vec::with_capacity(items.len());
+        for item in items {
+            check_size(
+                "number_of_bytes",
+                byte_count(item.number_of_bytes),
+                1,
+                MAX_GENERATED_BYTES,
+            )?;
+            calls.push((caller_scope(item.caller.as_ref())?, item));
+        }
+        let shard = &self.shard;
+        let results = stream::iter(calls)
+            .map(|(scope, item)| async move {
+                let result = shard.generate_data_key(&scope, item).await;
+                v1::GenerateDataKeyItem {
+                    result: Some(match result {
+                        Ok(data_key) => v1::generate_data_key_item::Result::DataKey(data_key),
+                        Err(err) => v1::generate_data_key_item::Result::Error(item_error(&err)),
+                    }),
+                }
+            })
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await;
+        Ok(Response::new(v1::GenerateDataKeyBatchResponse { results }))
+    }
+
+    async fn decrypt_batch(
+        &self,
+        request: Request<v1::DecryptBatchRequest>,
+    ) -> Result<Response<v1::DecryptBatchResponse>, Status> {
+        let items = request.into_inner().items;
+        check_size("items", items.len(), 1, MAX_BATCH_ITEMS)?;
+        let mut calls = Vec::with_capacity(items.len());
+        for item in items {
+            check_size(
+                "ciphertext_blob",
+                item.ciphertext_blob.len(),
+                0,
+                MAX_CIPHERTEXT_BYTES,
+            )?;
+            calls.push((caller_scope(item.caller.as_ref())?, item));
+        }
+        let shard = &self.shard;
+        let results = stream::iter(calls)
+            .map(|(scope, item)| async move {
+                let result = shard.decrypt(&scope, item).await;
+                v1::DecryptItem {
+                    result: Some(match result {
+                        Ok(decrypted) => v1::decrypt_item::Result::Decrypted(decrypted),
+                        Err(err) => v1::decrypt_item::Result::Error(item_error(&err)),
+                    }),
+                }
+            })
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await;
+        Ok(Response::new(v1::DecryptBatchResponse { results }))
     }
 
     async fn enable_key(

@@ -5,7 +5,9 @@ use kms::decrypt_result::Result as Decrypted;
 use kms::generate_data_key_result::Result as Generated;
 use tonic::Code;
 
-use super::{client, create_key, failed, pairs, start};
+use super::{client, client_at, create_key, credentials_of, failed, pairs, start};
+use crate::cluster::FAILOVER_WARNING;
+use crate::cluster::nodes::{Cluster, metric_in, scrape};
 use crate::support::key_arn;
 
 fn item(key_id: &str, n: usize) -> kms::GenerateDataKeyRequest {
@@ -173,4 +175,116 @@ async fn a_streamed_batch_answers_every_item_once() {
     assert_eq!(seen.iter().filter(|s| **s).count(), 200);
 
     keyshard.finish();
+}
+
+/// The calls a cluster's gateway has sent to each of its shards.
+async fn shard_calls(cluster: &Cluster) -> Vec<u64> {
+    let metrics = scrape(&cluster.gateways[0]).await;
+    cluster
+        .shards
+        .iter()
+        .map(|shard| {
+            let labels = format!("keyshard_shard_calls_total{{shard=\"{}\"}}", shard.address);
+            metric_in(&metrics, &labels)
+        })
+        .collect()
+}
+
+fn changed(before: &[u64], after: &[u64]) -> Vec<u64> {
+    after.iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+#[tokio::test]
+async fn a_batch_over_many_keys_makes_one_call_to_each_shard_that_owns_one() {
+    let mut cluster = Cluster::start(2, 1).await;
+    let address = cluster.gateways[0]
+        .grpc
+        .clone()
+        .expect("the gateway serves gRPC");
+    let client = client_at(&address, credentials_of(&cluster.root_credentials())).await;
+    let mut keys = Vec::new();
+    for _ in 0..8 {
+        keys.push(create_key(&client).await);
+    }
+    // Which shard each key routes to: the one whose count a single call on it moves.
+    let mut owners = [0u64; 2];
+    for key_id in &keys {
+        let before = shard_calls(&cluster).await;
+        client
+            .generate_data_key(item(key_id, 0))
+            .await
+            .expect("GenerateDataKey");
+        let moved = changed(&before, &shard_calls(&cluster).await);
+        let owner = moved
+            .iter()
+            .position(|&n| n == 1)
+            .expect("one shard called");
+        owners[owner] = 1;
+    }
+
+    let items = (0..400).map(|n| item(&keys[n % keys.len()], n)).collect();
+    let before = shard_calls(&cluster).await;
+    let generated = client
+        .generate_data_key_batch(kms::GenerateDataKeyBatchRequest { items })
+        .await
+        .expect("GenerateDataKeyBatch")
+        .results;
+    assert_eq!(changed(&before, &shard_calls(&cluster).await), owners);
+    let data_keys: Vec<kms::GenerateDataKeyResponse> = generated
+        .into_iter()
+        .map(|result| match result.result {
+            Some(Generated::DataKey(key)) => key,
+            other => panic!("item {} failed: {other:?}", result.index),
+        })
+        .collect();
+    assert_eq!(data_keys.len(), 400);
+
+    let decrypt_items = || {
+        data_keys
+            .iter()
+            .enumerate()
+            .map(|(n, key)| kms::DecryptRequest {
+                ciphertext_blob: Some(key.ciphertext_blob.clone()),
+                encryption_context: pairs(&[("item", &n.to_string())]),
+                ..Default::default()
+            })
+            .collect()
+    };
+    let before = shard_calls(&cluster).await;
+    let decrypted = client
+        .decrypt_batch(kms::DecryptBatchRequest {
+            items: decrypt_items(),
+        })
+        .await
+        .expect("DecryptBatch")
+        .results;
+    assert_eq!(changed(&before, &shard_calls(&cluster).await), owners);
+    for (result, key) in decrypted.iter().zip(&data_keys) {
+        assert!(
+            matches!(&result.result, Some(Decrypted::Decrypted(d)) if d.plaintext == key.plaintext),
+            "item {}: {:?}",
+            result.index,
+            result.result
+        );
+    }
+
+    // With one shard gone, its part of the batch goes to the other one, as a single call would.
+    cluster.shards[1].kill();
+    let decrypted = client
+        .decrypt_batch(kms::DecryptBatchRequest {
+            items: decrypt_items(),
+        })
+        .await
+        .expect("DecryptBatch with one shard down")
+        .results;
+    let opened = decrypted
+        .iter()
+        .zip(&data_keys)
+        .filter(|(result, key)| {
+            matches!(&result.result, Some(Decrypted::Decrypted(d)) if d.plaintext == key.plaintext)
+        })
+        .count();
+    assert_eq!(opened, 400);
+
+    cluster.finish(&[FAILOVER_WARNING]);
 }

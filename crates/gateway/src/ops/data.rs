@@ -94,6 +94,21 @@ pub(crate) async fn generate_data_key(
     req: GenerateDataKeyRequest,
     include_plaintext: bool,
 ) -> Result<v1::GenerateDataKeyResponse, KmsError> {
+    let (route, request) = generate_data_key_request(call, req, include_plaintext)?;
+    call.shards
+        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
+            c.generate_data_key(r).await
+        })
+        .await
+}
+
+/// A GenerateDataKey request validated against the model, as its shard takes it, with its
+/// route.
+pub(crate) fn generate_data_key_request(
+    call: &Call<'_>,
+    req: GenerateDataKeyRequest,
+    include_plaintext: bool,
+) -> Result<(Vec<u8>, v1::GenerateDataKeyRequest), KmsError> {
     let mut v = Violations::new();
     v.required("keyId", req.key_id.as_ref());
     check_key_id(&mut v, "keyId", req.key_id.as_deref());
@@ -124,11 +139,7 @@ pub(crate) async fn generate_data_key(
         dry_run: req.dry_run.unwrap_or(false),
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    call.shards
-        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
-            c.generate_data_key(r).await
-        })
-        .await
+    Ok((route, request))
 }
 
 /// Exactly one of KeySpec and NumberOfBytes (AWS KMS API Reference, GenerateDataKey).
@@ -270,6 +281,19 @@ pub(crate) async fn decrypt(
     call: &Call<'_>,
     req: DecryptRequest,
 ) -> Result<v1::DecryptResponse, KmsError> {
+    let (route, request) = decrypt_request(call, req)?;
+    call.shards
+        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
+            c.decrypt(r).await
+        })
+        .await
+}
+
+/// A Decrypt request validated against the model, as its shard takes it, with its route.
+pub(crate) fn decrypt_request(
+    call: &Call<'_>,
+    req: DecryptRequest,
+) -> Result<(Vec<u8>, v1::DecryptRequest), KmsError> {
     let dry_run = req.dry_run.unwrap_or(false);
     let modifiers = req.dry_run_modifiers.as_deref();
     let ignore_ciphertext = ignores_ciphertext(dry_run, modifiers);
@@ -314,11 +338,7 @@ pub(crate) async fn decrypt(
         ignore_ciphertext,
         grant_tokens: req.grant_tokens.unwrap_or_default(),
     };
-    call.shards
-        .call(&route, Retry::Idempotent, request, |mut c, r| async move {
-            c.decrypt(r).await
-        })
-        .await
+    Ok((route, request))
 }
 
 /// Whether a Decrypt or ReEncrypt is a dry run that skips the ciphertext (DryRunModifiers

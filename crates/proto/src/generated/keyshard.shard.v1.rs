@@ -276,6 +276,66 @@ pub struct DecryptResponse {
     #[prost(string, tag = "3")]
     pub key_material_id: ::prost::alloc::string::String,
 }
+/// Why one item of a batch failed: the AWS error its single call would have answered.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ItemError {
+    #[prost(string, tag = "1")]
+    pub error_type: ::prost::alloc::string::String,
+    #[prost(string, optional, tag = "2")]
+    pub message: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GenerateDataKeyBatchRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub items: ::prost::alloc::vec::Vec<GenerateDataKeyRequest>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GenerateDataKeyItem {
+    #[prost(oneof = "generate_data_key_item::Result", tags = "1, 2")]
+    pub result: ::core::option::Option<generate_data_key_item::Result>,
+}
+/// Nested message and enum types in `GenerateDataKeyItem`.
+pub mod generate_data_key_item {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Result {
+        #[prost(message, tag = "1")]
+        DataKey(super::GenerateDataKeyResponse),
+        #[prost(message, tag = "2")]
+        Error(super::ItemError),
+    }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GenerateDataKeyBatchResponse {
+    /// One result per item, in the order of the request's items.
+    #[prost(message, repeated, tag = "1")]
+    pub results: ::prost::alloc::vec::Vec<GenerateDataKeyItem>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DecryptBatchRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub items: ::prost::alloc::vec::Vec<DecryptRequest>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DecryptItem {
+    #[prost(oneof = "decrypt_item::Result", tags = "1, 2")]
+    pub result: ::core::option::Option<decrypt_item::Result>,
+}
+/// Nested message and enum types in `DecryptItem`.
+pub mod decrypt_item {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Result {
+        #[prost(message, tag = "1")]
+        Decrypted(super::DecryptResponse),
+        #[prost(message, tag = "2")]
+        Error(super::ItemError),
+    }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DecryptBatchResponse {
+    /// One result per item, in the order of the request's items.
+    #[prost(message, repeated, tag = "1")]
+    pub results: ::prost::alloc::vec::Vec<DecryptItem>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GenerateRandomRequest {
     #[prost(message, optional, tag = "1")]
@@ -1061,6 +1121,58 @@ pub mod shard_client {
                 .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "GenerateRandom"));
             self.inner.unary(req, path, codec).await
         }
+        /// Many GenerateDataKey or Decrypt calls the gateway routed to this shard, sent in one message;
+        /// each item is answered as its single call would be, in item order.
+        pub async fn generate_data_key_batch(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GenerateDataKeyBatchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GenerateDataKeyBatchResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/GenerateDataKeyBatch",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("keyshard.shard.v1.Shard", "GenerateDataKeyBatch"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn decrypt_batch(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DecryptBatchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecryptBatchResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/keyshard.shard.v1.Shard/DecryptBatch",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("keyshard.shard.v1.Shard", "DecryptBatch"));
+            self.inner.unary(req, path, codec).await
+        }
         pub async fn enable_key(
             &mut self,
             request: impl tonic::IntoRequest<super::KeyRequest>,
@@ -1695,6 +1807,22 @@ pub mod shard_server {
             request: tonic::Request<super::GenerateRandomRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GenerateRandomResponse>,
+            tonic::Status,
+        >;
+        /// Many GenerateDataKey or Decrypt calls the gateway routed to this shard, sent in one message;
+        /// each item is answered as its single call would be, in item order.
+        async fn generate_data_key_batch(
+            &self,
+            request: tonic::Request<super::GenerateDataKeyBatchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GenerateDataKeyBatchResponse>,
+            tonic::Status,
+        >;
+        async fn decrypt_batch(
+            &self,
+            request: tonic::Request<super::DecryptBatchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecryptBatchResponse>,
             tonic::Status,
         >;
         async fn enable_key(
@@ -2377,6 +2505,96 @@ pub mod shard_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GenerateRandomSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/GenerateDataKeyBatch" => {
+                    #[allow(non_camel_case_types)]
+                    struct GenerateDataKeyBatchSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::GenerateDataKeyBatchRequest>
+                    for GenerateDataKeyBatchSvc<T> {
+                        type Response = super::GenerateDataKeyBatchResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GenerateDataKeyBatchRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::generate_data_key_batch(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GenerateDataKeyBatchSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/keyshard.shard.v1.Shard/DecryptBatch" => {
+                    #[allow(non_camel_case_types)]
+                    struct DecryptBatchSvc<T: Shard>(pub Arc<T>);
+                    impl<
+                        T: Shard,
+                    > tonic::server::UnaryService<super::DecryptBatchRequest>
+                    for DecryptBatchSvc<T> {
+                        type Response = super::DecryptBatchResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DecryptBatchRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Shard>::decrypt_batch(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DecryptBatchSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
