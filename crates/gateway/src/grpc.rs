@@ -20,7 +20,7 @@ use std::sync::Arc;
 use keyshard_proto::kms::key_management_server::KeyManagementServer;
 use keyshard_tls::ServerTls;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::{Gateway, connection};
 
@@ -81,7 +81,9 @@ pub async fn serve_grpc(
         None => {
             router
                 .serve_with_incoming_shutdown(
-                    connection::limit(TcpListenerStream::new(listener)),
+                    // Without it, an answer written in more than one segment waits for the
+                    // client's delayed ACK.
+                    connection::limit(TcpIncoming::from(listener).with_nodelay(Some(true))),
                     shutdown,
                 )
                 .await

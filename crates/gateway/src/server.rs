@@ -100,6 +100,9 @@ async fn accept(
                 continue;
             }
         };
+        // Without it, an answer written in more than one segment waits for the client's
+        // delayed ACK.
+        let _ = stream.set_nodelay(true);
         let (gateway, tls, watcher) = (Arc::clone(gateway), tls.cloned(), connections.watcher());
         tokio::spawn(async move {
             match tls {
