@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use aws_sdk_kms::types::KeyState;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -104,16 +105,25 @@ async fn every_operation_works_through_either_gateway_of_a_cluster() {
         .send()
         .await
         .expect("EnableKey");
-    let encrypted = one
-        .encrypt()
-        .key_id("alias/cluster")
-        .plaintext(blob("x"))
-        .send()
-        .await;
-    assert_eq!(
-        encrypted.expect("Encrypt").key_id(),
-        Some(key_arn(&key_id).as_str())
-    );
+    // Likewise for the enabling: the shard behind the alias may still hold the disabled key for
+    // the moment its announcement takes.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let encrypted = loop {
+        let encrypted = one
+            .encrypt()
+            .key_id("alias/cluster")
+            .plaintext(blob("x"))
+            .send()
+            .await;
+        let disabled = encrypted
+            .as_ref()
+            .is_err_and(|err| err.code() == Some("DisabledException"));
+        if !disabled || Instant::now() >= deadline {
+            break encrypted.expect("Encrypt within a second of EnableKey");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(encrypted.key_id(), Some(key_arn(&key_id).as_str()));
 
     cluster.finish(&[]);
 }

@@ -111,9 +111,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (telemetry, trace_warning) = {
+    let initialized = {
         let _in_runtime = runtime.enter();
         telemetry::init(filter, cli.command.service_name())
+    };
+    let (telemetry, trace_warning) = match initialized {
+        Ok(initialized) => initialized,
+        Err(err) => {
+            eprintln!("keyshard: cannot start the log writer: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     if let Some((text, err)) = bad_filter {
         tracing::warn!(value = %text, error = %err, "{LOG_ENV} is not a valid filter; logging at {DEFAULT_LOG}");
@@ -135,8 +142,7 @@ fn main() -> ExitCode {
             Command::BenchServer(args) => bench::serve_reference(args).await.map_err(Into::into),
         }
     });
-    runtime.block_on(telemetry.shutdown());
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let mut chain = err.to_string();
@@ -149,5 +155,7 @@ fn main() -> ExitCode {
             tracing::error!(error = %chain, "keyshard stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    runtime.block_on(telemetry.shutdown());
+    code
 }

@@ -1,8 +1,11 @@
-//! Logs and traces. Logs go to standard error, filtered by `KEYSHARD_LOG`. When
+//! Logs and traces. Logs go to standard error, filtered by `KEYSHARD_LOG`, written in batches
+//! by a thread of their own ([`log_output`]). When
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported over OTLP/gRPC, batched on the
 //! runtime, under `OTEL_SERVICE_NAME` (by default the subcommand's name); the trace context
 //! crosses the gateway→shard hop as a W3C `traceparent` in gRPC metadata, so a gateway's request
 //! span and the shard's span for it share one trace.
+
+mod log_output;
 
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TracerProvider as _;
@@ -15,6 +18,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use log_output::LogOutput;
+
 /// The standard variable that turns trace export on.
 const ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The standard variable naming the service in exported spans.
@@ -23,19 +28,35 @@ const SERVICE_ENV: &str = "OTEL_SERVICE_NAME";
 /// What must be flushed before the process exits.
 pub(crate) struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    logs: LogOutput,
 }
 
 /// Sets up logging and, when configured, trace export. Runs inside the tokio runtime, which
 /// the exporter's connection and batching use. Returns a warning to log once logging works, if
-/// trace export could not be set up.
-pub(crate) fn init(filter: EnvFilter, default_service: &str) -> (Telemetry, Option<String>) {
+/// trace export could not be set up, or the error of starting the log writer thread.
+pub(crate) fn init(
+    filter: EnvFilter,
+    default_service: &str,
+) -> std::io::Result<(Telemetry, Option<String>)> {
+    let output = LogOutput::start(std::io::stderr())?;
+    // A panic's message is printed after every line logged before it.
+    let flush_on_panic = output.clone();
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flush_on_panic.flush();
+        report_panic(info);
+    }));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(output.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let registry = tracing_subscriber::registry().with(filter).with(logs);
     if std::env::var_os(ENDPOINT_ENV).is_none() {
         registry.init();
-        return (Telemetry { provider: None }, None);
+        let telemetry = Telemetry {
+            provider: None,
+            logs: output,
+        };
+        return Ok((telemetry, None));
     }
     let exporter = match opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
@@ -45,7 +66,11 @@ pub(crate) fn init(filter: EnvFilter, default_service: &str) -> (Telemetry, Opti
         Err(err) => {
             registry.init();
             let warning = format!("traces are not exported: {err}");
-            return (Telemetry { provider: None }, Some(warning));
+            let telemetry = Telemetry {
+                provider: None,
+                logs: output,
+            };
+            return Ok((telemetry, Some(warning)));
         }
     };
     let service = std::env::var(SERVICE_ENV).unwrap_or_else(|_| default_service.to_owned());
@@ -60,16 +85,15 @@ pub(crate) fn init(filter: EnvFilter, default_service: &str) -> (Telemetry, Opti
     registry
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .init();
-    (
-        Telemetry {
-            provider: Some(provider),
-        },
-        None,
-    )
+    let telemetry = Telemetry {
+        provider: Some(provider),
+        logs: output,
+    };
+    Ok((telemetry, None))
 }
 
 impl Telemetry {
-    /// Exports the spans still buffered.
+    /// Exports the spans still buffered, then writes the log lines still buffered.
     pub(crate) async fn shutdown(self) {
         if let Some(provider) = self.provider {
             let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
@@ -77,6 +101,7 @@ impl Telemetry {
                 tracing::warn!(error = %err, "buffered spans were not all exported");
             }
         }
+        self.logs.flush();
     }
 }
 
