@@ -1,6 +1,7 @@
 //! Secret byte strings: wiped on drop, never cloned, never printed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -58,21 +59,40 @@ impl fmt::Debug for SecretBytes {
 /// Bytes in a root key and in a backing key: both are AES-256 keys.
 pub(crate) const KEY_LEN: usize = 32;
 
-/// A 256-bit backing key version of a KMS key, in the clear. Only shards hold these.
-pub struct BackingKey(SecretBytes);
+/// A 256-bit backing key version of a KMS key, in the clear. Only shards hold these, shared
+/// between the cache and the calls using them. The bytes live inline in the shared allocation,
+/// written there in place and never moved, so a cached key costs one allocation and no copy of
+/// it is left behind on the stack.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct BackingKey([u8; KEY_LEN]);
 
 impl BackingKey {
-    pub fn generate() -> Result<Self, CryptoError> {
-        SecretBytes::random(KEY_LEN).map(Self)
+    /// A new key from the system RNG.
+    pub fn generate() -> Result<Arc<Self>, CryptoError> {
+        Self::filled_in_place(|bytes| Ok(aws_lc_rs::rand::fill(bytes)?))
     }
 
-    pub fn from_secret(bytes: SecretBytes) -> Result<Self, CryptoError> {
+    /// The key in `bytes`, which must be 32 bytes long; `bytes` is wiped when dropped.
+    pub fn from_secret(bytes: SecretBytes) -> Result<Arc<Self>, CryptoError> {
         check_len(&bytes)?;
-        Ok(Self(bytes))
+        Self::filled_in_place(|key| {
+            key.copy_from_slice(bytes.secret_bytes());
+            Ok(())
+        })
+    }
+
+    fn filled_in_place(
+        fill: impl FnOnce(&mut [u8; KEY_LEN]) -> Result<(), CryptoError>,
+    ) -> Result<Arc<Self>, CryptoError> {
+        let mut key = Arc::new(Self([0; KEY_LEN]));
+        // A new Arc has no other holder.
+        let bytes = &mut Arc::get_mut(&mut key).ok_or(CryptoError::Primitive)?.0;
+        fill(bytes)?;
+        Ok(key)
     }
 
     pub fn secret_bytes(&self) -> &[u8] {
-        self.0.secret_bytes()
+        &self.0
     }
 }
 

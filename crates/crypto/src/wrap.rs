@@ -2,6 +2,8 @@
 //! with the key's ARN and version (or the access key id) bound as associated data so a wrapped
 //! secret cannot be moved to another key, version or access key (DESIGN.md, "Key hierarchy").
 
+use std::sync::Arc;
+
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use crate::error::CryptoError;
@@ -47,7 +49,7 @@ impl RootKey {
         &self,
         wrapped: &[u8],
         binding: WrapBinding<'_>,
-    ) -> Result<BackingKey, CryptoError> {
+    ) -> Result<Arc<BackingKey>, CryptoError> {
         BackingKey::from_secret(self.open(wrapped, binding.aad())?)
     }
 

@@ -154,14 +154,12 @@ impl Shard {
             .map_err(from_store)?;
         let policy = match stored {
             Some(text) if text != default_key_policy(account) => {
-                Arc::new(KeyPolicy::parse_stored(&text).map_err(|err| {
+                Some(Arc::new(KeyPolicy::parse_stored(&text).map_err(|err| {
                     tracing::error!(%key_id, error = %err, "stored key policy does not parse");
                     KmsError::Internal("The key policy cannot be read.".to_owned())
-                })?)
+                })?))
             }
-            _ => self.default_policies.get_with(account.clone(), || {
-                Arc::new(KeyPolicy::default_for(account))
-            }),
+            _ => None,
         };
         let mut grants = Vec::new();
         loop {
@@ -177,7 +175,25 @@ impl Shard {
                 break;
             }
         }
-        let access = Arc::new(KeyAccess { policy, grants });
+        let access = match policy {
+            Some(policy) => Arc::new(KeyAccess { policy, grants }),
+            None => {
+                // Most keys have their account's default policy and no grants: they share one
+                // copy of it.
+                let shared = self.default_access.get_with(account.clone(), || {
+                    Arc::new(KeyAccess {
+                        policy: Arc::new(KeyPolicy::default_for(account)),
+                        grants: Vec::new(),
+                    })
+                });
+                if grants.is_empty() {
+                    shared
+                } else {
+                    let policy = Arc::clone(&shared.policy);
+                    Arc::new(KeyAccess { policy, grants })
+                }
+            }
+        };
         self.cache
             .put_access(ticket, account, key_id, Arc::clone(&access));
         Ok(access)

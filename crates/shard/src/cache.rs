@@ -172,6 +172,8 @@ impl KeyCache {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             if versions.iter().all(|(v, _)| *v != version) {
+                // Most keys have one version: no room for more than they hold.
+                versions.reserve_exact(1);
                 versions.push((version, key));
             }
         });
@@ -334,7 +336,7 @@ mod tests {
                 &account(),
                 key_id,
                 version,
-                Arc::new(BackingKey::generate().unwrap()),
+                BackingKey::generate().unwrap(),
             );
         }
         cache.put_material(
@@ -342,7 +344,7 @@ mod tests {
             &account(),
             other,
             1,
-            Arc::new(BackingKey::generate().unwrap()),
+            BackingKey::generate().unwrap(),
         );
         cache.invalidate_key(&account(), key_id);
         assert_eq!(cache.record(&account(), key_id), None);
@@ -355,7 +357,7 @@ mod tests {
     async fn versions_are_kept_only_with_their_keys_record() {
         let cache = cache(60);
         let key_id = KeyId::generate();
-        let backing = || Arc::new(BackingKey::generate().unwrap());
+        let backing = || BackingKey::generate().unwrap();
         cache.put_material(cache.ticket(), &account(), key_id, 1, backing());
         assert!(cache.material(&account(), key_id, 1).is_none());
         cache.put_record(cache.ticket(), &record(key_id));

@@ -204,11 +204,9 @@ impl Shard {
             key_arn: &arn,
             version,
         };
-        let material = Arc::new(
-            root_key
-                .unwrap(&stored.wrapped_material, binding)
-                .map_err(from_crypto)?,
-        );
+        let material = root_key
+            .unwrap(&stored.wrapped_material, binding)
+            .map_err(from_crypto)?;
         self.cache
             .put_material(ticket, account, key_id, version, Arc::clone(&material));
         Ok(Some(material))

@@ -21,9 +21,9 @@ mod tags;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use authz::KeyAccess;
 use cache::KeyCache;
 use keyshard_core::id::AccountId;
-use keyshard_core::policy::KeyPolicy;
 use keyshard_crypto::RootKeyRing;
 use keyshard_proto::v1::shard_server::ShardServer;
 use keyshard_store::{Millis, Store, StoreChange};
@@ -44,8 +44,9 @@ pub struct Shard {
     store: Arc<dyn Store>,
     root_keys: RootKeyRing,
     cache: KeyCache,
-    /// Each account's default key policy, parsed once and shared by its keys.
-    default_policies: moka::sync::Cache<AccountId, Arc<KeyPolicy>>,
+    /// Each account's default key policy, parsed once, with no grants: what most of its keys
+    /// share.
+    default_access: moka::sync::Cache<AccountId, Arc<KeyAccess>>,
     rotation: RotationConfig,
 }
 
@@ -55,7 +56,7 @@ impl Shard {
             store,
             root_keys,
             cache: KeyCache::new(cache),
-            default_policies: moka::sync::Cache::new(10_000),
+            default_access: moka::sync::Cache::new(10_000),
             rotation: RotationConfig::default(),
         }
     }
