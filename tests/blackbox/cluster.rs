@@ -2,8 +2,11 @@
 //! database (DESIGN.md, "Routing, caching, consistency").
 
 mod deletion;
+mod link;
 mod metrics;
 pub(crate) mod nodes;
+mod relay;
+mod tally;
 mod tls;
 
 use std::sync::Arc;

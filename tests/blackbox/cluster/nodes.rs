@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
-    ACCOUNT, MIN_SECRET_LEN, Observed, START_TIMEOUT, collect_log, leaked_form, listen_address,
-    lock, log_field, sdk_client_with, sdk_config_with, send_recorded,
+    ACCOUNT, Observed, START_TIMEOUT, SecretScan, collect_log, listen_address, lock, log_field,
+    sdk_client_with, sdk_config_with, send_recorded,
 };
 use crate::raw_http::{RawRequest, RawResponse};
 
@@ -254,10 +254,21 @@ impl Cluster {
     /// Starts a gateway over the shards with these indices, with extra flags, and returns its
     /// index.
     pub(crate) async fn add_gateway_with(&mut self, shards: &[usize], extra: &[&str]) -> usize {
-        let addresses: Vec<&str> = shards
+        let addresses: Vec<String> = shards
             .iter()
-            .map(|&i| self.shards[i].address.as_str())
+            .map(|&i| self.shards[i].address.clone())
             .collect();
+        self.add_gateway_at(&addresses, extra).await
+    }
+
+    /// Starts a gateway over shards at these addresses, such as a relay's in front of a shard,
+    /// and returns its index.
+    pub(crate) async fn add_gateway_over(&mut self, addresses: &[String]) -> usize {
+        self.add_gateway_at(addresses, &["--quota", UNTHROTTLED])
+            .await
+    }
+
+    async fn add_gateway_at(&mut self, addresses: &[String], extra: &[&str]) -> usize {
         let args = [
             "gateway",
             "--listen",
@@ -438,6 +449,7 @@ impl Cluster {
             node.kill();
         }
         let observed = lock(&self.observed);
+        let scan = SecretScan::new(&observed.secrets);
         for seen in &observed.responses {
             let allowed = self.unavailable_expected && seen.status == 503;
             assert!(
@@ -465,14 +477,8 @@ impl Cluster {
                 node.name,
                 unexpected.join("\n")
             );
-            for secret in observed
-                .secrets
-                .iter()
-                .filter(|s| s.len() >= MIN_SECRET_LEN)
-            {
-                if let Some(form) = leaked_form(&log, &text, secret) {
-                    panic!("a secret appears in the log of {} {form}", node.name);
-                }
+            if let Some(form) = scan.leaked_form(&log) {
+                panic!("a secret appears in the log of {} {form}", node.name);
             }
         }
     }
