@@ -6,6 +6,7 @@ mod link;
 mod metrics;
 pub(crate) mod nodes;
 mod relay;
+mod soak;
 mod tally;
 mod tls;
 

@@ -132,6 +132,11 @@ impl Node {
         );
     }
 
+    /// The process id, for reading `/proc/<pid>/status`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the node is running").id()
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

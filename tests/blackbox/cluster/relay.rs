@@ -3,12 +3,15 @@
 //! (connections stay open and no byte passes, as in a network partition), then restore it.
 
 use std::io;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::harness::lock;
 
 /// What the relay does with the bytes and connections it carries.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -25,6 +28,8 @@ pub(crate) enum Link {
 pub(crate) struct Relay {
     /// The `host:port` a gateway is given instead of the shard's.
     pub(crate) address: String,
+    /// Where new connections go: a restarted shard listens on a new port.
+    upstream: Arc<Mutex<String>>,
     link: watch::Sender<Link>,
     accept: JoinHandle<()>,
 }
@@ -39,13 +44,24 @@ impl Relay {
             .local_addr()
             .expect("the relay has an address")
             .to_string();
+        let upstream = Arc::new(Mutex::new(upstream.to_owned()));
         let (link, _) = watch::channel(Link::Up);
-        let accept = tokio::spawn(accept_loop(listener, upstream.to_owned(), link.subscribe()));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&upstream),
+            link.subscribe(),
+        ));
         Self {
             address,
+            upstream,
             link,
             accept,
         }
+    }
+
+    /// Sends new connections to `upstream` from now on.
+    pub(crate) fn redirect(&self, upstream: &str) {
+        *lock(&self.upstream) = upstream.to_owned();
     }
 
     /// Cuts the link (`Link::Reset` or `Link::Blackhole`) or restores it (`Link::Up`).
@@ -61,7 +77,11 @@ impl Drop for Relay {
     }
 }
 
-async fn accept_loop(listener: TcpListener, upstream: String, link: watch::Receiver<Link>) {
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: Arc<Mutex<String>>,
+    link: watch::Receiver<Link>,
+) {
     loop {
         let Ok((inbound, _)) = listener.accept().await else {
             continue;
@@ -69,7 +89,8 @@ async fn accept_loop(listener: TcpListener, upstream: String, link: watch::Recei
         if *link.borrow() == Link::Reset {
             continue;
         }
-        tokio::spawn(relay_connection(inbound, upstream.clone(), link.clone()));
+        let upstream = lock(&upstream).clone();
+        tokio::spawn(relay_connection(inbound, upstream, link.clone()));
     }
 }
 
