@@ -93,6 +93,15 @@ async fn a_full_disk_refuses_writes_with_a_retryable_error_until_space_is_freed(
         store_unavailable()
     );
 
+    // The operator learns why from the log.
+    let log = keyshard.log_text();
+    assert!(
+        log.lines().any(|line| line.contains(" ERROR ")
+            && line.contains("key store unavailable")
+            && line.contains("database or disk is full")),
+        "no ERROR line gives the cause:\n{log}"
+    );
+
     // Reads and cryptography on existing keys need no new space.
     let described = key_metadata(&client, "alias/before-full").await;
     assert_eq!(described.key_state(), Some(&KeyState::Enabled));

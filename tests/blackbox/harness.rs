@@ -345,7 +345,8 @@ impl Keyshard {
         }
     }
 
-    fn log_text(&self) -> String {
+    /// Everything the process logged so far.
+    pub(crate) fn log_text(&self) -> String {
         String::from_utf8_lossy(&lock(&self.log)).into_owned()
     }
 

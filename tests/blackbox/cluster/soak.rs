@@ -154,9 +154,11 @@ async fn a_soak_under_faults_loses_no_ciphertext_grows_no_memory_and_logs_no_sec
         sealed.extend(worker.await.expect("a soak worker does not panic"));
     }
     let elapsed = started.elapsed();
+    let names: Vec<&str> = watched.iter().map(|&(name, _)| name).collect();
+    let summary = report(elapsed, &applied, sealed.len(), &tally, &names, &samples);
+    println!("{summary}");
 
     // Every ciphertext made during the run, by any gateway, shard or account, decrypts.
-    let decrypted = sealed.len();
     let mut shares: Vec<Vec<Sealed>> = (0..CHECKERS).map(|_| Vec::new()).collect();
     for (n, item) in sealed.into_iter().enumerate() {
         shares[n % CHECKERS].push(item);
@@ -170,36 +172,6 @@ async fn a_soak_under_faults_loses_no_ciphertext_grows_no_memory_and_logs_no_sec
             .await
             .expect("every ciphertext decrypts to its plaintext");
     }
-
-    let mut summary = format!(
-        "soak: {:.0} s of load, {} workers over {} accounts; faults applied:",
-        elapsed.as_secs_f64(),
-        ACCOUNTS.len() * WORKERS_PER_ACCOUNT,
-        ACCOUNTS.len()
-    );
-    for (fault, n) in &applied {
-        write!(summary, " {fault:?} {n},").expect("writing to a String");
-    }
-    writeln!(
-        summary,
-        " {decrypted} ciphertexts made during the run decrypted afterwards\n\n{}",
-        tally.summary()
-    )
-    .expect("writing to a String");
-    summary.push_str("\nVmRSS (KiB) after warm-up, after each round of faults and at the end:\n\n");
-    summary.push_str("| seconds |");
-    for (name, _) in &watched {
-        write!(summary, " {name} |").expect("writing to a String");
-    }
-    summary.push_str("\n|---|---|---|---|---|\n");
-    for (at, sample) in &samples {
-        write!(summary, "| {:.0} |", at.as_secs_f64()).expect("writing to a String");
-        for kib in sample {
-            write!(summary, " {kib} |").expect("writing to a String");
-        }
-        summary.push('\n');
-    }
-    println!("{summary}");
 
     assert_eq!(tally.other_than(&[OK, UNAVAILABLE]), Vec::<String>::new());
     assert_eq!(tally.total(WRONG_PLAINTEXT), 0);
@@ -220,9 +192,53 @@ async fn a_soak_under_faults_loses_no_ciphertext_grows_no_memory_and_logs_no_sec
         "key store unavailable",
         "listener",
         "change feed",
-        // sqlx's pool, when a connection took over 2 s while Postgres was coming back.
-        "exceeded slow threshold",
+        // sqlx's pool, on connections Postgres dropped or was slow to give while it stopped
+        // and started.
+        "sqlx::pool",
+        "sqlx_core::pool",
     ]);
+}
+
+/// The run's summary: faults applied, calls by operation and outcome, and memory over time.
+fn report(
+    elapsed: Duration,
+    applied: &BTreeMap<Fault, u64>,
+    sealed: usize,
+    tally: &Tally,
+    processes: &[&str],
+    samples: &[(Duration, Vec<u64>)],
+) -> String {
+    let mut summary = format!(
+        "soak: {:.0} s of load, {} workers over {} accounts; faults applied:",
+        elapsed.as_secs_f64(),
+        ACCOUNTS.len() * WORKERS_PER_ACCOUNT,
+        ACCOUNTS.len()
+    );
+    for (fault, n) in applied {
+        write!(summary, " {fault:?} {n},").expect("writing to a String");
+    }
+    writeln!(
+        summary,
+        " {sealed} ciphertexts made, to decrypt afterwards\n\n{}",
+        tally.summary()
+    )
+    .expect("writing to a String");
+    summary.push_str("\nVmRSS (KiB) after warm-up, after each round of faults and at the end:\n\n");
+    summary.push_str("| seconds |");
+    for name in processes {
+        write!(summary, " {name} |").expect("writing to a String");
+    }
+    summary.push_str("\n|---|");
+    summary.push_str(&"---|".repeat(processes.len()));
+    summary.push('\n');
+    for (at, sample) in samples {
+        write!(summary, "| {:.0} |", at.as_secs_f64()).expect("writing to a String");
+        for kib in sample {
+            write!(summary, " {kib} |").expect("writing to a String");
+        }
+        summary.push('\n');
+    }
+    summary
 }
 
 /// Decrypts each of `sealed` with its account's client and checks the plaintext.
