@@ -464,28 +464,27 @@ impl Cluster {
                 seen.status
             );
         }
+        let mut unexpected = Vec::new();
         for node in &nodes {
             let log = lock(&node.log).clone();
             let text = String::from_utf8_lossy(&log);
-            let unexpected: Vec<&str> = text
-                .lines()
-                .filter(|line| {
-                    let level = line.split_whitespace().nth(1);
-                    let flagged = matches!(level, Some("WARN" | "ERROR"))
-                        && !allowed_warnings.iter().any(|w| line.contains(w));
-                    flagged || line.contains("panicked")
-                })
-                .collect();
-            assert!(
-                unexpected.is_empty(),
-                "unexpected lines in the log of {}:\n{}",
-                node.name,
-                unexpected.join("\n")
-            );
+            for line in text.lines() {
+                let level = line.split_whitespace().nth(1);
+                let flagged = matches!(level, Some("WARN" | "ERROR"))
+                    && !allowed_warnings.iter().any(|w| line.contains(w));
+                if flagged || line.contains("panicked") {
+                    unexpected.push(format!("{}: {line}", node.name));
+                }
+            }
             if let Some(form) = scan.leaked_form(&log) {
                 panic!("a secret appears in the log of {} {form}", node.name);
             }
         }
+        assert!(
+            unexpected.is_empty(),
+            "unexpected log lines:\n{}",
+            unexpected.join("\n")
+        );
     }
 
     /// Registers bytes the test handled that no log may hold.
