@@ -2,8 +2,12 @@
 //! database (DESIGN.md, "Routing, caching, consistency").
 
 mod deletion;
+mod link;
 mod metrics;
 pub(crate) mod nodes;
+mod relay;
+mod soak;
+mod tally;
 mod tls;
 
 use std::sync::Arc;

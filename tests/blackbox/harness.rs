@@ -1,6 +1,7 @@
 //! One `keyshard dev` process per test: start it on a free port, talk to it with the AWS SDK for
 //! Rust or raw HTTP/1.1, and check its log for warnings, errors and leaked secrets at the end.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -86,8 +87,13 @@ pub(crate) struct Keyshard {
     /// Flags given after the fixed ones, and environment variables, kept for a restart.
     extra_args: Vec<String>,
     extra_env: Vec<(String, String)>,
+    /// A command `keyshard` runs under, such as `unshare`, its path and arguments following.
+    wrapper: Vec<String>,
     _temp_dir: Option<TempDir>,
     checked: bool,
+    /// Whether 503 answers and these WARN or ERROR lines are expected outcomes of the test.
+    unavailable_expected: bool,
+    allowed_warnings: Vec<String>,
 }
 
 impl Keyshard {
@@ -110,22 +116,37 @@ impl Keyshard {
             .iter()
             .map(|&(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
-        let mut keyshard = Self::launch(temp_dir.path(), args, env).await;
+        let mut keyshard = Self::launch(temp_dir.path(), args, env, Vec::new()).await;
         keyshard._temp_dir = Some(temp_dir);
         keyshard
     }
 
     /// Starts Keyshard on `data_dir`, which may hold the data of an earlier run.
     pub(crate) async fn start_in(data_dir: &Path) -> Self {
-        Self::launch(data_dir, Vec::new(), Vec::new()).await
+        Self::launch(data_dir, Vec::new(), Vec::new(), Vec::new()).await
+    }
+
+    /// Starts Keyshard on `data_dir` as the last arguments of `wrapper`, a command that
+    /// prepares the process's surroundings and then runs them.
+    pub(crate) async fn start_wrapped(data_dir: &Path, wrapper: &[&str]) -> Self {
+        let wrapper = wrapper.iter().map(|&arg| arg.to_owned()).collect();
+        Self::launch(data_dir, Vec::new(), Vec::new(), wrapper).await
     }
 
     async fn launch(
         data_dir: &Path,
         extra_args: Vec<String>,
         extra_env: Vec<(String, String)>,
+        wrapper: Vec<String>,
     ) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyshard"));
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_keyshard"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_keyshard")),
+        };
         // Settings come from flags only, whatever the environment of the test run holds.
         for (name, _) in std::env::vars_os() {
             let name_text = name.to_string_lossy();
@@ -167,8 +188,11 @@ impl Keyshard {
             data_dir: data_dir.to_owned(),
             extra_args,
             extra_env,
+            wrapper,
             _temp_dir: None,
             checked: false,
+            unavailable_expected: false,
+            allowed_warnings: Vec::new(),
         };
 
         let ready = tokio::time::timeout(START_TIMEOUT, async {
@@ -208,10 +232,13 @@ impl Keyshard {
             &self.data_dir,
             self.extra_args.clone(),
             self.extra_env.clone(),
+            self.wrapper.clone(),
         )
         .await;
         next._temp_dir = temp_dir;
         next.observed = Arc::clone(&self.observed);
+        next.unavailable_expected = self.unavailable_expected;
+        next.allowed_warnings = std::mem::take(&mut self.allowed_warnings);
         next
     }
 
@@ -230,6 +257,20 @@ impl Keyshard {
     /// Registers bytes the test handled that must never appear in the log.
     pub(crate) fn observe_secret(&self, secret: &[u8]) {
         lock(&self.observed).secrets.push(secret.to_vec());
+    }
+
+    /// The process id, for reaching the process's view of the file system under
+    /// `/proc/<pid>/root`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("keyshard is running").id()
+    }
+
+    /// Lets the test's calls be answered with HTTP 503 and the service log these WARN or ERROR
+    /// lines, as it does while its store cannot write.
+    pub(crate) fn expect_unavailable(&mut self, warnings: &[&str]) {
+        self.unavailable_expected = true;
+        self.allowed_warnings
+            .extend(warnings.iter().map(|&w| w.to_owned()));
     }
 
     /// The data directory this Keyshard runs on.
@@ -304,14 +345,20 @@ impl Keyshard {
         }
     }
 
-    fn log_text(&self) -> String {
+    /// Everything the process logged so far.
+    pub(crate) fn log_text(&self) -> String {
         String::from_utf8_lossy(&lock(&self.log)).into_owned()
     }
 
     fn check(&self) {
         let log = lock(&self.log).clone();
         let text = String::from_utf8_lossy(&log);
-        let unexpected: Vec<&str> = text.lines().filter(|l| is_unexpected_line(l)).collect();
+        let unexpected: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                is_unexpected_line(l) && !self.allowed_warnings.iter().any(|w| l.contains(w))
+            })
+            .collect();
         assert!(
             unexpected.is_empty(),
             "unexpected lines in the keyshard log:\n{}\n--- full log ---\n{text}",
@@ -321,7 +368,7 @@ impl Keyshard {
         let observed = lock(&self.observed);
         for seen in &observed.responses {
             assert!(
-                seen.status < 500,
+                seen.status < 500 || (self.unavailable_expected && seen.status == 503),
                 "{} was answered with HTTP {}",
                 seen.request,
                 seen.status
@@ -332,14 +379,8 @@ impl Keyshard {
                 seen.request
             );
         }
-        for secret in observed
-            .secrets
-            .iter()
-            .filter(|s| s.len() >= MIN_SECRET_LEN)
-        {
-            if let Some(form) = leaked_form(&log, &text, secret) {
-                panic!("a secret the test handled appears in the keyshard log {form}:\n{text}");
-            }
+        if let Some(form) = SecretScan::new(&observed.secrets).leaked_form(&log) {
+            panic!("a secret the test handled appears in the keyshard log {form}:\n{text}");
         }
     }
 }
@@ -458,23 +499,56 @@ fn is_unexpected_line(line: &str) -> bool {
     (warning_or_error && !line.contains(EXPECTED_WARNING)) || line.contains("panicked")
 }
 
-/// How `secret` appears in the log, if it does.
-pub(crate) fn leaked_form(log: &[u8], text: &str, secret: &[u8]) -> Option<&'static str> {
-    if log.windows(secret.len()).any(|w| w == secret) {
-        return Some("raw");
+/// Every form in which the secrets a test handled could leak into a log (raw, hex, base64, a
+/// `Debug` byte list), searched for in one pass however many secrets there are.
+pub(crate) struct SecretScan {
+    /// Each form's bytes and name, by its first [`MIN_SECRET_LEN`] bytes; no form is shorter.
+    forms: HashMap<[u8; MIN_SECRET_LEN], Vec<(Vec<u8>, &'static str)>>,
+}
+
+impl SecretScan {
+    /// A scan for the secrets of at least [`MIN_SECRET_LEN`] bytes among `secrets`.
+    pub(crate) fn new(secrets: &[Vec<u8>]) -> Self {
+        let unique: HashSet<&[u8]> = secrets
+            .iter()
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .map(Vec::as_slice)
+            .collect();
+        let mut forms: HashMap<_, Vec<_>> = HashMap::new();
+        for secret in unique {
+            let lower_hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            let encoded = [
+                ("raw", secret.to_vec()),
+                ("as lowercase hex", lower_hex.clone().into_bytes()),
+                ("as uppercase hex", lower_hex.to_uppercase().into_bytes()),
+                ("as base64", STANDARD_NO_PAD.encode(secret).into_bytes()),
+                (
+                    "as URL-safe base64",
+                    URL_SAFE_NO_PAD.encode(secret).into_bytes(),
+                ),
+                ("as a Debug byte list", format!("{secret:?}").into_bytes()),
+            ];
+            for (name, bytes) in encoded {
+                let mut prefix = [0; MIN_SECRET_LEN];
+                prefix.copy_from_slice(&bytes[..MIN_SECRET_LEN]);
+                forms.entry(prefix).or_default().push((bytes, name));
+            }
+        }
+        Self { forms }
     }
-    let lower_hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let forms = [
-        ("as lowercase hex", lower_hex.clone()),
-        ("as uppercase hex", lower_hex.to_uppercase()),
-        ("as base64", STANDARD_NO_PAD.encode(secret)),
-        ("as URL-safe base64", URL_SAFE_NO_PAD.encode(secret)),
-        ("as a Debug byte list", format!("{secret:?}")),
-    ];
-    forms
-        .into_iter()
-        .find(|(_, encoded)| text.contains(encoded.as_str()))
-        .map(|(form, _)| form)
+
+    /// How one of the secrets appears in `log`, if one does.
+    pub(crate) fn leaked_form(&self, log: &[u8]) -> Option<&'static str> {
+        log.windows(MIN_SECRET_LEN)
+            .enumerate()
+            .find_map(|(at, window)| {
+                let candidates = self.forms.get(window)?;
+                candidates
+                    .iter()
+                    .find(|(bytes, _)| log[at..].starts_with(bytes))
+                    .map(|&(_, name)| name)
+            })
+    }
 }
 
 /// Records every SDK response and registers the plaintexts SDK calls send and receive.
@@ -543,7 +617,9 @@ mod tests {
     #[test]
     fn the_secret_scan_finds_raw_hex_base64_and_debug_forms() {
         let secret = [0xfbu8, 0xff, 0x10, 0x00, 0x41, 0x42, 0x43, 0x44, 0x45];
-        let found = |log: String| leaked_form(log.as_bytes(), &log, &secret);
+        let scan = SecretScan::new(&[secret.to_vec(), b"short".to_vec()]);
+        let found = |log: String| scan.leaked_form(log.as_bytes());
+        assert_eq!(found("short".to_owned()), None);
         assert_eq!(found("nothing here".to_owned()), None);
         assert_eq!(found("x=fbff100041424344 45".to_owned()), None);
         assert_eq!(
@@ -565,6 +641,6 @@ mod tests {
         assert_eq!(found(format!("x={secret:?}")), Some("as a Debug byte list"));
         let mut raw = b"x=".to_vec();
         raw.extend_from_slice(&secret);
-        assert_eq!(leaked_form(&raw, "", &secret), Some("raw"));
+        assert_eq!(scan.leaked_form(&raw), Some("raw"));
     }
 }

@@ -8,6 +8,7 @@ mod cluster;
 mod data_keys;
 mod deletion;
 mod description;
+mod disk_full;
 mod encrypt_decrypt;
 mod grants;
 mod grpc;

@@ -27,7 +27,8 @@ pub enum StoreError {
     #[error("referenced key does not exist")]
     NotFound,
 
-    /// The database cannot be reached or stayed locked: the same call may succeed later.
+    /// The database cannot be reached, stayed locked or has no room (a full disk): the same
+    /// call may succeed later.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
 }
@@ -102,6 +103,11 @@ const PG_SHUTTING_DOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
 /// SQLSTATE class 08, connection exceptions.
 const PG_CONNECTION_EXCEPTION_CLASS: &str = "08";
 
+/// SQLSTATE class 53, insufficient resources: `disk_full`, `out_of_memory`,
+/// `too_many_connections` and the like, which an operator fixes without the caller changing
+/// anything.
+const PG_INSUFFICIENT_RESOURCES_CLASS: &str = "53";
+
 /// Sorts a database error into a store error, or marks it retryable. Unexpected errors keep the
 /// database error as their source, for the caller to log once where it answers.
 pub(crate) fn classify(err: sqlx::Error) -> Classified {
@@ -156,6 +162,7 @@ fn postgres_verdict(sqlstate: &str) -> Option<Verdict> {
         PG_READ_ONLY_SQL_TRANSACTION => Some(Verdict::Unavailable),
         code if PG_SHUTTING_DOWN.contains(&code) => Some(Verdict::Unavailable),
         code if code.starts_with(PG_CONNECTION_EXCEPTION_CLASS) => Some(Verdict::Unavailable),
+        code if code.starts_with(PG_INSUFFICIENT_RESOURCES_CLASS) => Some(Verdict::Unavailable),
         _ => None,
     }
 }
@@ -178,6 +185,9 @@ mod tests {
             ("08000", Some(Verdict::Unavailable)),
             ("08006", Some(Verdict::Unavailable)),
             ("08P01", Some(Verdict::Unavailable)),
+            ("53100", Some(Verdict::Unavailable)),
+            ("53200", Some(Verdict::Unavailable)),
+            ("53300", Some(Verdict::Unavailable)),
             // Other integrity violations, syntax errors, a missing table, a cancelled query.
             ("23502", None),
             ("42601", None),

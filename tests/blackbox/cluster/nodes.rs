@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 use crate::harness::{
-    ACCOUNT, MIN_SECRET_LEN, Observed, START_TIMEOUT, collect_log, leaked_form, listen_address,
-    lock, log_field, sdk_client_with, sdk_config_with, send_recorded,
+    ACCOUNT, Observed, START_TIMEOUT, SecretScan, collect_log, listen_address, lock, log_field,
+    sdk_client_with, sdk_config_with, send_recorded,
 };
 use crate::raw_http::{RawRequest, RawResponse};
 
@@ -130,6 +130,11 @@ impl Node {
             "SIG{name} could not be sent to {}",
             self.name
         );
+    }
+
+    /// The process id, for reading `/proc/<pid>/status`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the node is running").id()
     }
 
     /// Kills the process with SIGKILL and reaps it.
@@ -254,10 +259,21 @@ impl Cluster {
     /// Starts a gateway over the shards with these indices, with extra flags, and returns its
     /// index.
     pub(crate) async fn add_gateway_with(&mut self, shards: &[usize], extra: &[&str]) -> usize {
-        let addresses: Vec<&str> = shards
+        let addresses: Vec<String> = shards
             .iter()
-            .map(|&i| self.shards[i].address.as_str())
+            .map(|&i| self.shards[i].address.clone())
             .collect();
+        self.add_gateway_at(&addresses, extra).await
+    }
+
+    /// Starts a gateway over shards at these addresses, such as a relay's in front of a shard,
+    /// and returns its index.
+    pub(crate) async fn add_gateway_over(&mut self, addresses: &[String]) -> usize {
+        self.add_gateway_at(addresses, &["--quota", UNTHROTTLED])
+            .await
+    }
+
+    async fn add_gateway_at(&mut self, addresses: &[String], extra: &[&str]) -> usize {
         let args = [
             "gateway",
             "--listen",
@@ -438,6 +454,7 @@ impl Cluster {
             node.kill();
         }
         let observed = lock(&self.observed);
+        let scan = SecretScan::new(&observed.secrets);
         for seen in &observed.responses {
             let allowed = self.unavailable_expected && seen.status == 503;
             assert!(
@@ -447,34 +464,27 @@ impl Cluster {
                 seen.status
             );
         }
+        let mut unexpected = Vec::new();
         for node in &nodes {
             let log = lock(&node.log).clone();
             let text = String::from_utf8_lossy(&log);
-            let unexpected: Vec<&str> = text
-                .lines()
-                .filter(|line| {
-                    let level = line.split_whitespace().nth(1);
-                    let flagged = matches!(level, Some("WARN" | "ERROR"))
-                        && !allowed_warnings.iter().any(|w| line.contains(w));
-                    flagged || line.contains("panicked")
-                })
-                .collect();
-            assert!(
-                unexpected.is_empty(),
-                "unexpected lines in the log of {}:\n{}",
-                node.name,
-                unexpected.join("\n")
-            );
-            for secret in observed
-                .secrets
-                .iter()
-                .filter(|s| s.len() >= MIN_SECRET_LEN)
-            {
-                if let Some(form) = leaked_form(&log, &text, secret) {
-                    panic!("a secret appears in the log of {} {form}", node.name);
+            for line in text.lines() {
+                let level = line.split_whitespace().nth(1);
+                let flagged = matches!(level, Some("WARN" | "ERROR"))
+                    && !allowed_warnings.iter().any(|w| line.contains(w));
+                if flagged || line.contains("panicked") {
+                    unexpected.push(format!("{}: {line}", node.name));
                 }
             }
+            if let Some(form) = scan.leaked_form(&log) {
+                panic!("a secret appears in the log of {} {form}", node.name);
+            }
         }
+        assert!(
+            unexpected.is_empty(),
+            "unexpected log lines:\n{}",
+            unexpected.join("\n")
+        );
     }
 
     /// Registers bytes the test handled that no log may hold.
