@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::calls::{generate_data_key_calls, json_field};
 use super::load::{self, CREATE_KEY, Call, Load};
 use super::process;
 use super::report::mib;
 use super::signing::Signer;
 use super::topology::{Cluster, Launcher};
-use super::{BenchError, Settings, generate_data_key_calls, json_field};
+use super::{BenchError, Settings};
 
 /// Keys the shard caches.
 const CACHED_KEYS: usize = 100_000;
