@@ -163,6 +163,8 @@ impl Shard {
     ) -> Result<Opened, KmsError> {
         let op = source.op;
         let parsed = blob::parse(ciphertext_blob)?;
+        let unknown_blob_key = || KmsError::AccessDenied(UNKNOWN_BLOB_KEY.to_owned());
+        let named_by_caller = named.is_some();
         let key = match named {
             Some(key) if key.record.key_id != parsed.header.key_id => {
                 return Err(KmsError::IncorrectKey);
@@ -171,16 +173,22 @@ impl Shard {
             None => self
                 .blob_key(scope, parsed.header.key_id)
                 .await?
-                .ok_or_else(|| KmsError::AccessDenied(UNKNOWN_BLOB_KEY.to_owned()))?,
+                .ok_or_else(unknown_blob_key)?,
         };
-        self.authorize(
-            scope,
-            &key,
-            op.action(),
-            Subject::Context(source.context),
-            source.grant_tokens,
-        )
-        .await?;
+        let authorized = self
+            .authorize(
+                scope,
+                &key,
+                op.action(),
+                Subject::Context(source.context),
+                source.grant_tokens,
+            )
+            .await;
+        match authorized {
+            // A caller who did not name the key learns nothing of it, not even its ARN.
+            Err(KmsError::AccessDenied(_)) if !named_by_caller => return Err(unknown_blob_key()),
+            other => other?,
+        }
         key.check_state(op)?;
         key.check_encrypt_decrypt(op)?;
 

@@ -20,7 +20,7 @@ pub(crate) fn from_store(err: StoreError) -> KmsError {
         StoreError::NotFound => {
             KmsError::NotFound("The key was deleted while the request ran.".to_owned())
         }
-        StoreError::Unavailable(_) => {
+        StoreError::Unavailable(_) | StoreError::SchemaBehind { .. } => {
             if first_in_interval(&LAST_UNAVAILABLE_LOG, UNAVAILABLE_LOG_INTERVAL_SECS) {
                 tracing::error!(error = %err, ?cause, "key store unavailable");
             } else {

@@ -31,6 +31,13 @@ pub enum StoreError {
     /// call may succeed later.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+
+    /// The database's schema lacks migrations this build needs: `keyshard migrate` has not run
+    /// (or not yet) against it.
+    #[error(
+        "the database schema is at migration {applied}, this build needs {needed}: run `keyshard migrate`"
+    )]
+    SchemaBehind { applied: i64, needed: i64 },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -100,6 +107,10 @@ const PG_READ_ONLY_SQL_TRANSACTION: &str = "25006";
 /// `crash_shutdown`, `cannot_connect_now`.
 const PG_SHUTTING_DOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
 
+/// SQLSTATE `undefined_table`: the schema lacks a table this build reads, because
+/// `keyshard migrate` has not run against the database yet.
+const PG_UNDEFINED_TABLE: &str = "42P01";
+
 /// SQLSTATE class 08, connection exceptions.
 const PG_CONNECTION_EXCEPTION_CLASS: &str = "08";
 
@@ -159,7 +170,7 @@ fn postgres_verdict(sqlstate: &str) -> Option<Verdict> {
         PG_UNIQUE_VIOLATION => Some(Verdict::AlreadyExists),
         PG_FOREIGN_KEY_VIOLATION => Some(Verdict::NotFound),
         PG_SERIALIZATION_FAILURE | PG_DEADLOCK_DETECTED => Some(Verdict::Retryable),
-        PG_READ_ONLY_SQL_TRANSACTION => Some(Verdict::Unavailable),
+        PG_READ_ONLY_SQL_TRANSACTION | PG_UNDEFINED_TABLE => Some(Verdict::Unavailable),
         code if PG_SHUTTING_DOWN.contains(&code) => Some(Verdict::Unavailable),
         code if code.starts_with(PG_CONNECTION_EXCEPTION_CLASS) => Some(Verdict::Unavailable),
         code if code.starts_with(PG_INSUFFICIENT_RESOURCES_CLASS) => Some(Verdict::Unavailable),
@@ -188,10 +199,10 @@ mod tests {
             ("53100", Some(Verdict::Unavailable)),
             ("53200", Some(Verdict::Unavailable)),
             ("53300", Some(Verdict::Unavailable)),
-            // Other integrity violations, syntax errors, a missing table, a cancelled query.
+            ("42P01", Some(Verdict::Unavailable)),
+            // Other integrity violations, syntax errors, a cancelled query.
             ("23502", None),
             ("42601", None),
-            ("42P01", None),
             ("57014", None),
         ];
         for (sqlstate, verdict) in cases {

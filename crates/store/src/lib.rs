@@ -190,7 +190,8 @@ pub trait Store: Send + Sync + 'static {
     /// for a pooled connection included) to its answer.
     fn query_durations(&self) -> keyshard_core::histogram::Histogram;
 
-    /// Whether the database answers a trivial statement now: what a readiness probe asks.
+    /// Whether the database answers now and its schema has every migration this build needs:
+    /// what a readiness probe asks.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Aliases of the account in ascending name order, optionally only those pointing at

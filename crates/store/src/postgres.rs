@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Postgres;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use crate::StoreError;
-use crate::sql::{Driver, SqlBacked, SqlCore};
+use crate::sql::{Driver, SqlBacked, SqlCore, latest};
+
+/// The Postgres schema's migrations, applied by `keyshard migrate`.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Connections one process opens at most.
 const MAX_CONNECTIONS: u32 = 16;
@@ -48,7 +52,7 @@ impl PostgresStore {
 
     /// Applies the migrations the database has not seen yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../../migrations/postgres")
+        MIGRATOR
             .run(&self.core.pool)
             .await
             .map_err(sqlx::Error::from)?;
@@ -70,6 +74,10 @@ impl Driver for Postgres {
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn latest_migration() -> i64 {
+        latest(&MIGRATOR)
     }
 }
 

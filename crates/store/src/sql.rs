@@ -40,6 +40,15 @@ pub(crate) trait Driver: Database {
     const NOTIFY: Option<&'static str>;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The version of the newest migration this build carries: a database whose applied
+    /// migrations stop short of it is not ready for this build.
+    fn latest_migration() -> i64;
+}
+
+/// The newest migration version among `migrator`'s.
+pub(crate) fn latest(migrator: &sqlx::migrate::Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// A pool of one database and the feed every statement sent on it is counted in.

@@ -4,10 +4,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Sqlite;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult};
 
 use crate::StoreError;
-use crate::sql::{Driver, SqlBacked, SqlCore};
+use crate::sql::{Driver, SqlBacked, SqlCore, latest};
+
+/// The embedded store's migrations, applied whenever it opens.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// How long a statement waits for another connection's lock before it fails as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,10 +35,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new().connect_with(options).await?;
 
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(sqlx::Error::from)?;
+        MIGRATOR.run(&pool).await.map_err(sqlx::Error::from)?;
         Ok(Self {
             core: SqlCore::new(pool),
         })
@@ -52,6 +53,10 @@ impl Driver for Sqlite {
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn latest_migration() -> i64 {
+        latest(&MIGRATOR)
     }
 }
 

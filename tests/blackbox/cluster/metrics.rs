@@ -1,7 +1,7 @@
 //! `/metrics` after known traffic: a gateway's requests by operation and outcome and its calls
 //! per shard, and a shard's store statements with their durations.
 
-use super::nodes::{Cluster, metric_in, scrape};
+use super::nodes::{Cluster, create_database, metric_in, scrape};
 use crate::support::{create_key, failure};
 
 #[tokio::test]
@@ -118,4 +118,30 @@ async fn a_shard_times_every_statement_it_sends() {
     );
 
     cluster.finish(&[]);
+}
+
+#[tokio::test]
+async fn a_shard_on_a_database_without_the_schema_is_not_ready_until_it_is_migrated() {
+    let mut cluster = Cluster::start(0, 0).await;
+    let empty = create_database().await;
+    let migrated = std::mem::replace(&mut cluster.database_url, empty.clone());
+    let shard = cluster.start_shard(&[]).await;
+    cluster.database_url = migrated;
+    cluster.shards.push(shard);
+    assert_eq!(Cluster::readiness(&cluster.shards[0]).await, 503);
+
+    // A gateway in front of it answers a retryable 503, not a 500.
+    let gateway = cluster.add_gateway(&[0]).await;
+    cluster.expect_unavailable();
+    let listed = cluster.client(gateway).list_keys().send().await;
+    assert_eq!(failure(listed).kind(), (503, "DependencyTimeoutException"));
+
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_keyshard"))
+        .args(["migrate", "--database-url", &empty])
+        .output()
+        .expect("keyshard migrate runs");
+    assert!(migrate.status.success(), "keyshard migrate failed");
+    assert_eq!(Cluster::readiness(&cluster.shards[0]).await, 200);
+
+    cluster.finish(&["key store unavailable", "request failed"]);
 }

@@ -524,7 +524,7 @@ pub(crate) fn metric_in(metrics: &str, name: &str) -> u64 {
 }
 
 /// Creates an empty database on the test server and returns its URL.
-async fn create_database() -> String {
+pub(crate) async fn create_database() -> String {
     let Ok(server_url) = std::env::var(DATABASE_URL_VAR) else {
         panic!(
             "{DATABASE_URL_VAR} is not set: run `scripts/test`, which starts a private Postgres \

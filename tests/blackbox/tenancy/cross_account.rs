@@ -11,7 +11,7 @@ use super::{
 use crate::cluster::nodes::Cluster;
 use crate::harness::ACCOUNT;
 use crate::support::{
-    alias_arn, blob, context, create_alias, create_key, encrypt_text, failure, key_arn,
+    Failure, alias_arn, blob, context, create_alias, create_key, encrypt_text, failure, key_arn,
 };
 
 /// What the other account may do with the shared key.
@@ -176,9 +176,19 @@ async fn without_a_statement_for_it_another_account_is_denied_naming_its_princip
         .send()
         .await;
     assert_eq!(failure(decrypted), denied("kms:Decrypt"));
-    // Without a KeyId, AWS has worded this refusal in more than one way over the years.
+    // Without a KeyId, the refusal does not say whose key it is, nor whether it exists.
     let decrypted = carol.decrypt().ciphertext_blob(sealed).send().await;
-    assert_eq!(failure(decrypted).kind(), (400, "AccessDeniedException"));
+    assert_eq!(
+        failure(decrypted),
+        Failure::new(
+            400,
+            "AccessDeniedException",
+            Some(
+                "The ciphertext refers to a customer master key that does not exist, does not \
+                 exist in this region, or you are not allowed to access."
+            )
+        )
+    );
 
     // A statement for another principal of the other account is no statement for this one.
     let for_dave = policy(&[

@@ -7,7 +7,7 @@ use keyshard_core::id::{AccountId, AliasName, KeyId};
 use keyshard_core::rotation::RotationSchedule;
 use keyshard_core::spec::KeyState;
 use keyshard_core::tags::Tag;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row as _, Type};
 use tokio::sync::broadcast;
 
 use super::accounts::AccountWrite;
@@ -223,11 +223,18 @@ where
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.core().pool)
-            .await
-            .map(drop)
-            .map_err(StoreError::from)
+        let row = sqlx::query("SELECT MAX(version) AS applied FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.core().pool)
+            .await?;
+        let applied: Option<i64> = row.try_get("applied")?;
+        let needed = <T::DB as Driver>::latest_migration();
+        match applied {
+            Some(applied) if applied >= needed => Ok(()),
+            applied => Err(StoreError::SchemaBehind {
+                applied: applied.unwrap_or(0),
+                needed,
+            }),
+        }
     }
 
     #[tracing::instrument(skip_all, name = "store.list_aliases", fields(db.system.name = T::SYSTEM, %account))]
