@@ -15,7 +15,9 @@ pub(crate) struct ScopeArgs {
     #[arg(long, env = "KEYSHARD_REGION", default_value = "us-east-1")]
     pub(crate) region: String,
 
-    /// The one account every caller acts in.
+    /// The account every caller acts in when signatures are not verified (`keyshard dev`, or
+    /// `--auth danger-accept-any-credentials`); unused under `--auth sigv4`, where each access
+    /// key names its account.
     #[arg(long, env = "KEYSHARD_ACCOUNT_ID", default_value = "111122223333")]
     pub(crate) account_id: String,
 }
@@ -429,16 +431,19 @@ pub(crate) struct AccountsArgs {
 pub(crate) enum AccountsCommand {
     /// Add an account (access keys add theirs when it is missing).
     Create {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
     },
     /// Show an account and its quota settings.
     Describe {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
     },
     /// Set an account's request quota for one class, or return it to the gateways' default.
     SetQuota {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
         /// `symmetric`, an operation name such as `CreateKey`, or `all`.
@@ -450,6 +455,7 @@ pub(crate) enum AccountsCommand {
     },
     /// Issue an access key and print its secret, once.
     CreateAccessKey {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
         /// The user or role ARN the key acts as; the account's root by default.
@@ -464,13 +470,16 @@ pub(crate) enum AccountsCommand {
     },
     /// List an account's access keys, without secrets.
     ListAccessKeys {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
     },
     /// Delete an access key; gateways stop accepting it within their credential cache time.
     DeleteAccessKey {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
+        /// The access key to delete.
         #[arg(long)]
         access_key_id: String,
     },
