@@ -154,6 +154,9 @@ pub(crate) async fn run(args: AccountsArgs) -> Result<(), AccountsError> {
         }
         AccountsCommand::ListAccessKeys { account_id } => {
             let account = parse_account(&account_id)?;
+            if store.account(&account).await?.is_none() {
+                return Err(AccountsError::NoSuchAccount(account_id));
+            }
             let keys: Vec<Value> = store
                 .access_keys(&account)
                 .await?

@@ -369,8 +369,45 @@ async fn a_deleted_access_key_is_refused() {
             credentials.access_key_id()
         );
     }
-    let metadata = key_metadata(&cluster.client_as(fresh, kept), &key_id).await;
+    let metadata = key_metadata(&cluster.client_as(fresh, kept.clone()), &key_id).await;
     assert_eq!(metadata.key_id(), key_id);
+
+    let list = |account: &str| {
+        [
+            "accounts".to_owned(),
+            "list-access-keys".to_owned(),
+            "--account-id".to_owned(),
+            account.to_owned(),
+        ]
+    };
+    let listed: serde_json::Value =
+        serde_json::from_slice(&cluster.accounts_command(&list(ACCOUNT))).expect("JSON");
+    let mut ids: Vec<&str> = listed["AccessKeyMetadata"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|key| key["AccessKeyId"].as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![
+        cluster.root_credentials().access_key_id().to_owned(),
+        kept.access_key_id().to_owned(),
+    ];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    // An account that does not exist is an error, not an empty list.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_keyshard"))
+        .args(list("999999999999"))
+        .args(["--database-url", &cluster.database_url])
+        .env("KEYSHARD_LOG", "warn")
+        .output()
+        .expect("keyshard accounts runs");
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("account 999999999999 does not exist"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
 
     cluster.finish(&[]);
 }
