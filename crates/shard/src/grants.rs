@@ -169,10 +169,15 @@ impl Shard {
             grant_id,
             grantee: grantee.as_ref(),
         };
+        // The key may be another account's, which its policy lets the caller list.
+        let owner = Scope {
+            account: key.record.account.clone(),
+            region: scope.region.clone(),
+        };
         let grants = self
             .store
             .list_grants(
-                &scope.account,
+                &owner.account,
                 key.record.key_id,
                 &filter,
                 after,
@@ -180,7 +185,7 @@ impl Shard {
             )
             .await
             .map_err(from_store)?;
-        Ok(page(scope, grants, limit, Listing::Grants))
+        Ok(page(&owner, grants, limit, Listing::Grants))
     }
 
     pub(crate) async fn list_retirable_grants(

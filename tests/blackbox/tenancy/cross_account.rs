@@ -221,3 +221,49 @@ async fn without_a_statement_for_it_another_account_is_denied_naming_its_princip
 
     cluster.finish(&[]);
 }
+
+#[tokio::test]
+async fn another_account_the_policy_allows_lists_the_keys_grants_by_key_arn() {
+    let cluster = Cluster::start(1, 1).await;
+    let owner = cluster.client(0);
+    let carol = client_of(&cluster, 0, &user(OTHER_ACCOUNT, "carol"));
+    let listing_policy = policy(&[
+        allow(&root(ACCOUNT), &["kms:*"]),
+        allow(&root(OTHER_ACCOUNT), &["kms:ListGrants"]),
+    ]);
+    let key_id = create_key_with_policy(&owner, &listing_policy).await;
+    let arn = key_arn(&key_id);
+    let grant_id = owner
+        .create_grant()
+        .key_id(&key_id)
+        .grantee_principal(user(ACCOUNT, "dave"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .expect("CreateGrant")
+        .grant_id()
+        .expect("GrantId")
+        .to_owned();
+
+    let listed = carol
+        .list_grants()
+        .key_id(&arn)
+        .send()
+        .await
+        .expect("ListGrants on another account's key");
+    let grants: Vec<(Option<&str>, Option<&str>, Option<&str>)> = listed
+        .grants()
+        .iter()
+        .map(|g| (g.key_id(), g.grant_id(), g.issuing_account()))
+        .collect();
+    assert_eq!(
+        grants,
+        [(
+            Some(arn.as_str()),
+            Some(grant_id.as_str()),
+            Some(root(ACCOUNT).as_str())
+        )]
+    );
+
+    cluster.finish(&[]);
+}
